@@ -1,0 +1,219 @@
+"""The registry of benchmark scenarios and the servers they run against; add new scenarios here.
+
+A scenario is a name, a server to start, the request wrk repeats (method, path, body, headers, or its own
+Lua script in bench/lua/) and an optional setup hook that runs once the server is up and returns extra
+headers (an Authorization token, say), or a SetupResult that also fills "<name>" slots in the path and body
+(a participant id it created). Every "__UUID__" in a body becomes a fresh UUID4 per request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.apps import GLUCOSE_PATH
+
+# uvicorn's defaults: uvloop and httptools when installed, as `glucodiary serve` gets them.
+UVICORN_LOOP = "auto"
+UVICORN_HTTP = "auto"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What servers and hooks may use: paths, the throwaway database, a scratch directory."""
+
+    repo: Path
+    venv_bin: Path
+    server_dsn: str  # postgresql://user@host:port, no database
+    database: str
+    scratch: Path
+
+    @property
+    def db_dsn(self) -> str:
+        return f"{self.server_dsn}/{self.database}"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.db_dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+    @property
+    def python(self) -> str:
+        return str(self.venv_bin / "python")
+
+    def glucodiary_env(self) -> dict[str, str]:
+        """The environment of the real service: development mode on the throwaway database."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GLUCODIARY_")}
+        env.update(
+            GLUCODIARY_DB__URL=self.sqlalchemy_url,
+            GLUCODIARY_ENV="development",
+            GLUCODIARY_DATA_DIR=str(self.scratch / "glucodiary-data"),
+        )
+        return env
+
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run `glucodiary ARGS` against the benchmark database (for setup hooks: accounts, demo data)."""
+        return subprocess.run(
+            [str(self.venv_bin / "glucodiary"), *args],
+            cwd=self.repo,
+            env=self.glucodiary_env(),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    headers: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)  # "<name>" in path and body -> value
+
+    def fill(self, text: str) -> str:
+        for name, value in self.values.items():
+            text = text.replace(f"<{name}>", value)
+        return text
+
+
+SetupHook = Callable[["RunContext", str], "dict[str, str] | SetupResult"]  # (ctx, base_url)
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    command: Callable[[RunContext, int], list[str]]  # argv, given the port
+    env: Callable[[RunContext], dict[str, str]]
+    # Why this server cannot run (e.g. the app does not import yet), or None; checked before prepare.
+    unavailable: Callable[[RunContext], str | None] = lambda ctx: None
+    prepare: Callable[[RunContext], None] | None = None  # once per benchmark run, before the first start
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    server: ServerSpec
+    description: str
+    method: str = "GET"
+    path: str = "/"
+    body: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    lua: str = "request.lua"  # in bench/lua/; a custom script must still set done = require("report").done
+    setup: SetupHook | None = None
+    expect_status: tuple[int, ...] = (200,)
+
+
+def _uvicorn(app: str) -> Callable[[RunContext, int], list[str]]:
+    def command(ctx: RunContext, port: int) -> list[str]:
+        return [
+            ctx.python,
+            "-m",
+            "uvicorn",
+            app,
+            "--app-dir",
+            str(ctx.repo),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--loop",
+            UVICORN_LOOP,
+            "--http",
+            UVICORN_HTTP,
+            "--no-server-header",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+
+    return command
+
+
+def _bench_env(ctx: RunContext) -> dict[str, str]:
+    return {**os.environ, "BENCH_DB_DSN": ctx.db_dsn}
+
+
+def _glucodiary_unavailable(ctx: RunContext) -> str | None:
+    if not (ctx.venv_bin / "glucodiary").exists():
+        return f"{ctx.venv_bin / 'glucodiary'} is missing (pip install -e '.[dev]')"
+    probe = subprocess.run(
+        [ctx.python, "-c", "from api.main import create_app"],
+        cwd=ctx.repo,
+        env=ctx.glucodiary_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if probe.returncode != 0:
+        lines = probe.stderr.strip().splitlines() or ["(no output)"]
+        return f"api.main:create_app does not import: {lines[-1]}"
+    return None
+
+
+def _glucodiary_migrate(ctx: RunContext) -> None:
+    result = ctx.cli("migrate")
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip().splitlines()[-10:]
+        raise RuntimeError("`glucodiary migrate` failed:\n" + "\n".join(output))
+
+
+BASELINE_SERVER = ServerSpec("bench.apps:baseline_app", _uvicorn("bench.apps:baseline_app"), _bench_env)
+DB_LIMIT_SERVER = ServerSpec("bench.apps:db_limit_app", _uvicorn("bench.apps:db_limit_app"), _bench_env)
+GLUCODIARY_SERVER = ServerSpec(
+    name="glucodiary serve",
+    command=lambda ctx, port: [
+        str(ctx.venv_bin / "glucodiary"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ],
+    env=lambda ctx: ctx.glucodiary_env(),
+    unavailable=_glucodiary_unavailable,
+    prepare=_glucodiary_migrate,
+)
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+GLUCOSE_BODY = json.dumps(
+    {"id": "__UUID__", "value": 5.8, "unit": "mmol/L", "occurred_at": "2025-03-14T07:30:00+01:00"}
+)
+
+# Order matters: baseline first, since every other figure is divided by it.
+SCENARIOS: list[Scenario] = [
+    Scenario(
+        name="baseline",
+        server=BASELINE_SERVER,
+        description="bare FastAPI: validate a glucose-like JSON body, no database",
+        method="POST",
+        path=GLUCOSE_PATH,
+        body=GLUCOSE_BODY,
+        headers=JSON_HEADERS,
+        expect_status=(201,),
+    ),
+    Scenario(
+        name="db_limit",
+        server=DB_LIMIT_SERVER,
+        description="baseline + one asyncpg INSERT per request (the database limit)",
+        method="POST",
+        path=GLUCOSE_PATH,
+        body=GLUCOSE_BODY,
+        headers=JSON_HEADERS,
+        expect_status=(201,),
+    ),
+    Scenario(
+        name="health",
+        server=GLUCODIARY_SERVER,
+        description="the real service's GET /health",
+        path="/health",
+    ),
+]
+BASELINE = "baseline"

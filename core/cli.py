@@ -1,0 +1,126 @@
+"""The `glucodiary` command: serve, migrate, create accounts, load the demo study."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+
+from core.config import SettingsError, get_settings
+
+app = typer.Typer(
+    help="Glucodiary: trial diary service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+def _settings_or_exit() -> None:
+    try:
+        get_settings()
+    except SettingsError as exc:
+        typer.echo(f"glucodiary: cannot start: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API with uvicorn."""
+    _settings_or_exit()
+    import uvicorn
+
+    settings = get_settings()
+    typer.echo(f"Glucodiary on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        # a string, so `core` never imports `api`: the CLI is only the process's entry point
+        "api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        server_header=False,
+        access_log=False,
+        proxy_headers=bool(settings.http.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.http.trusted_proxies) or None,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@app.command()
+def migrate(revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads") -> None:
+    """Upgrade the database schema (default: to the newest migration)."""
+    _settings_or_exit()
+    from core import migrations
+
+    migrations.upgrade(revision=revision)
+    typer.echo(f"database at {revision}")
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(help="The administrator's e-mail (login).")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+) -> None:
+    """Create an administrator account (the only way to make the first one)."""
+    _settings_or_exit()
+    if not password_stdin:
+        typer.echo("Give the password on standard input with --password-stdin.", err=True)
+        raise typer.Exit(2)
+    password = sys.stdin.readline().rstrip("\r\n")
+    from core.db import database, session_scope
+    from core.errors import DomainError
+    from core.models.people import Role
+    from core.people import service as people_service
+
+    async def _create() -> str:
+        try:
+            async with session_scope() as session:
+                user = await people_service.create_user(
+                    session=session, email=email, password=password, role=Role.admin
+                )
+                return str(user.id)
+        finally:
+            await database.dispose()
+
+    try:
+        user_id = asyncio.run(_create())
+    except DomainError as exc:
+        typer.echo(f"glucodiary: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"admin {email} created (id {user_id})")
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo study if it is not there yet, and print its logins."""
+    _settings_or_exit()
+    from core import demo as demo_data
+    from core.db import database, session_scope
+
+    async def _load() -> tuple[bool, list[demo_data.DemoLogin]]:
+        try:
+            async with session_scope() as session:
+                return await demo_data.load_demo(session=session)
+        finally:
+            await database.dispose()
+
+    created, logins = asyncio.run(_load())
+    typer.echo("Demo data loaded." if created else "Demo data already present.")
+    typer.echo("Demo logins (POST /api/v1/auth/token with username and password):")
+    for login in logins:
+        typer.echo(f"  {login.role:<13} {login.email:<40} {login.password}  {login.note}".rstrip())
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,160 @@
+"""Async engine, metadata conventions, column types and the session scopes for requests, jobs and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, MetaData, event, make_url
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
+
+from core.config import Settings, get_settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+metadata: MetaData = SQLModel.metadata
+
+# JSONB on PostgreSQL (indexable, compact), plain JSON text on SQLite.
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, on PostgreSQL and SQLite alike.
+
+    SQLite has no time zone type, so naive values read back are UTC by construction; naive values
+    written are refused, since nobody can say which zone they meant.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def build_engine(url: str, settings: Settings | None = None, **overrides: Any) -> AsyncEngine:
+    """An async engine tuned for the backend: asyncpg pool for PostgreSQL, WAL SQLite otherwise."""
+    settings = settings or get_settings()
+    db = settings.db
+    if url.startswith("sqlite"):
+        _ensure_sqlite_folder(url)
+        engine = create_async_engine(
+            url, echo=db.echo, connect_args={"timeout": db.sqlite_busy_timeout_ms / 1000}, **overrides
+        )
+        _tune_sqlite(engine, db.sqlite_busy_timeout_ms)
+        return engine
+    kwargs: dict[str, Any] = {
+        "echo": db.echo,
+        "pool_size": db.pool_size,
+        "max_overflow": db.max_overflow,
+        "pool_timeout": db.pool_timeout_s,
+        "pool_pre_ping": True,
+        "connect_args": {"timeout": db.connect_timeout_s, "command_timeout": 30},
+    }
+    kwargs.update(overrides)
+    return create_async_engine(url, **kwargs)
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT; take control of BEGIN ourselves.
+    # BEGIN IMMEDIATE takes the write lock up front, so two writers wait (busy_timeout) instead of
+    # failing on a lock upgrade mid-transaction.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """The process's engine and session factory, created on first use."""
+
+    def __init__(self) -> None:
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            settings = get_settings()
+            self.use(build_engine(settings.database_url, settings))
+        assert self._engine is not None
+        return self._engine
+
+    def use(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+    def session(self) -> AsyncSession:
+        if self._sessions is None:
+            _ = self.engine
+        assert self._sessions is not None
+        return self._sessions()
+
+    async def dispose(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+        self._engine = None
+        self._sessions = None
+
+
+database = Database()
+
+
+@asynccontextmanager
+async def session_scope(session: AsyncSession | None = None) -> AsyncIterator[AsyncSession]:
+    """One unit of work for a job or a CLI command: commit on success, roll back on any error."""
+    owned = session is None
+    session = session or database.session()
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        if owned:
+            await session.close()
+
+
+def utc_now_column_default() -> datetime:
+    from core import clock
+
+    return clock.now()

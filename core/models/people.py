@@ -1,0 +1,37 @@
+"""People tables: accounts (staff, participants, guardians) and their roles."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import String
+from sqlmodel import Field, SQLModel
+
+from core.models.base import created_at, utc_column, uuid_pk
+
+
+class Role(StrEnum):
+    participant = "participant"
+    guardian = "guardian"
+    clinician = "clinician"
+    coordinator = "coordinator"
+    statistician = "statistician"
+    admin = "admin"
+
+
+STAFF_ROLES = frozenset({Role.clinician, Role.coordinator, Role.statistician})
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"  # "user" is reserved in PostgreSQL
+    id: uuid.UUID = uuid_pk()
+    # stored lower-cased (core.people normalises), so the unique index is unique ignoring case
+    email: str = Field(max_length=320, unique=True)
+    password_hash: str = Field(max_length=255)
+    role: Role = Field(sa_type=String(20))
+    active: bool = Field(default=True)
+    token_version: int = Field(default=0)
+    created_at: datetime = created_at()
+    password_changed_at: datetime | None = utc_column(nullable=True)
