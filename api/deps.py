@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Path
+from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import access, security
+from core.access import Actor
 from core.db import database
+from core.errors import Forbidden, NotAuthenticated
+from core.models.people import Role, User
+from core.models.study import Participant
 
 
 async def get_session() -> AsyncIterator[AsyncSession]:
@@ -26,3 +33,64 @@ async def get_session() -> AsyncIterator[AsyncSession]:
 
 # scope="function": the commit runs before the answer is sent, so a failed commit is never reported as saved.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+async def current_user(session: SessionDep, token: Annotated[str | None, Depends(_bearer)]) -> User:
+    """The user behind a valid access token; revoked (token version moved on) or inactive users are refused."""
+    if not token:
+        raise NotAuthenticated("Sign in: this needs an access token (Authorization: Bearer ...).")
+    claims = security.decode_access_token(token)
+    user = await session.get(User, claims.user_id)
+    if user is None or not user.active or user.token_version != claims.token_version:
+        raise NotAuthenticated("The access token is missing, invalid or expired; sign in again.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def current_actor(user: CurrentUser) -> Actor:
+    return Actor.of(user)
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def require_roles(*roles: Role) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
+    allowed = frozenset(roles)
+
+    async def _check(actor: ActorDep) -> Actor:
+        if actor.role not in allowed:
+            raise Forbidden(f"This needs one of the roles {', '.join(sorted(r.value for r in allowed))}.")
+        return actor
+
+    return _check
+
+
+AdminActor = Annotated[Actor, Depends(require_roles(Role.admin))]
+StaffActor = Annotated[
+    Actor, Depends(require_roles(Role.clinician, Role.coordinator, Role.statistician, Role.admin))
+]
+ClinicianActor = Annotated[Actor, Depends(require_roles(Role.clinician))]
+CoordinatorActor = Annotated[Actor, Depends(require_roles(Role.coordinator, Role.admin))]
+
+
+async def participant_for_reading(
+    session: SessionDep, actor: ActorDep, participant_id: Annotated[uuid.UUID, Path()]
+) -> Participant:
+    return await access.participant_in_scope(session=session, actor=actor, participant_id=participant_id)
+
+
+async def participant_for_writing(
+    session: SessionDep, actor: ActorDep, participant_id: Annotated[uuid.UUID, Path()]
+) -> Participant:
+    return await access.participant_in_scope(
+        session=session, actor=actor, participant_id=participant_id, write=True
+    )
+
+
+# The participant named in the path, loaded through the one scoping function (404 when out of scope).
+ParticipantInScope = Annotated[Participant, Depends(participant_for_reading)]
+ParticipantWritable = Annotated[Participant, Depends(participant_for_writing)]

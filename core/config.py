@@ -7,7 +7,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
@@ -76,6 +76,8 @@ class Settings(BaseSettings):
         env_prefix="GLUCODIARY_", env_nested_delimiter="__", extra="ignore", env_file=None
     )
 
+    _generated_secret: str | None = PrivateAttr(default=None)
+
     env: Environment = Field(default=Environment.development, description="development, test or production.")
     data_dir: Path = Field(
         default=Path("var"), description="Where the SQLite file and the development secret live."
@@ -110,12 +112,14 @@ class Settings(BaseSettings):
         """The signing key: explicit, or (outside production) generated once into the data directory."""
         if self.security.jwt_secret is not None:
             return self.security.jwt_secret.get_secret_value()
-        path = self.data_dir / "jwt-secret"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        if self._generated_secret is None:
+            path = self.data_dir / "jwt-secret"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch(mode=0o600)
+                path.write_text(secrets.token_urlsafe(48))
+            self._generated_secret = path.read_text().strip()
+        return self._generated_secret
 
 
 class SettingsError(RuntimeError):

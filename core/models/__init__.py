@@ -1,5 +1,28 @@
 """Every table of the service; importing this package registers them all on the shared metadata."""
 
 from core.models.people import Role, User
+from core.models.study import (
+    Arm,
+    GuardianLink,
+    Participant,
+    ParticipantStatus,
+    ParticipantWeight,
+    ProtocolVersion,
+    Site,
+    StaffAssignment,
+    Study,
+)
 
-__all__ = ["Role", "User"]
+__all__ = [
+    "Arm",
+    "GuardianLink",
+    "Participant",
+    "ParticipantStatus",
+    "ParticipantWeight",
+    "ProtocolVersion",
+    "Role",
+    "Site",
+    "StaffAssignment",
+    "Study",
+    "User",
+]
