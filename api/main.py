@@ -32,6 +32,8 @@ def configure_logging(level: str) -> None:
         )
         root.addHandler(handler)
     root.setLevel(level.upper())
+    # the readiness probe inspects the schema on every call; Alembic's INFO lines would flood the log
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 
 @asynccontextmanager

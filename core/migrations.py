@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -37,8 +38,10 @@ def upgrade(url: str | None = None, revision: str = "heads") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-def head_revisions() -> set[str]:
-    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+@lru_cache
+def head_revisions() -> frozenset[str]:
+    """The newest revisions on disk (read once per process: scripts do not change while it runs)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def applied_revisions(connection: Connection) -> set[str]:
