@@ -71,6 +71,13 @@ class DiarySettings(BaseModel):
     batch_max_entries: int = Field(default=1000, ge=1, le=5000, description="Largest batch upload.")
 
 
+class RulesSettings(BaseModel):
+    enabled: bool = Field(
+        default=True,
+        description="Run the protocol rules after each diary write (switched off only to benchmark).",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GLUCODIARY_", env_nested_delimiter="__", extra="ignore", env_file=None
@@ -90,6 +97,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     diary: DiarySettings = Field(default_factory=DiarySettings)
+    rules: RulesSettings = Field(default_factory=RulesSettings)
 
     @model_validator(mode="after")
     def _production_needs_a_secret(self) -> Settings:

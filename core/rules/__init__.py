@@ -1,0 +1,1 @@
+"""Protocol rules: reading classification, alerts and clinician dose-review suggestions."""
