@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.main import create_app
@@ -30,11 +30,11 @@ ARM_KEYS = {"arm", "arm_id", "arm_code", "arms"}
 
 def _api_routes(app: FastAPI) -> set[tuple[str, str]]:
     found = set()
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.path.startswith("/api/v1"):
-            for method in route.methods:
-                if method != "HEAD":
-                    found.add((method, route.path))
+    # FastAPI >= 0.16x keeps included routers as branches of app.routes; iter_route_contexts flattens them
+    for route in iter_route_contexts(app.routes):
+        path, methods = route.path, route.methods
+        if path and path.startswith("/api/v1") and methods:
+            found.update((method, path) for method in methods if method != "HEAD")
     return found
 
 
