@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck imports test-sqlite test-postgres bench migrate install clean
+.PHONY: browser run test lint typecheck imports test-sqlite test-postgres bench migrate install clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -43,7 +43,12 @@ test-sqlite: $(STAMP)
 test-postgres: $(STAMP)
 	GLUCODIARY_TEST_BACKEND=postgres $(BIN)/pytest
 
-test: lint typecheck imports test-sqlite test-postgres
+# The browser tests use Debian's chromium; install it when we can (root with apt), else they skip and say so.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will skip"; }
+
+test: lint typecheck imports browser test-sqlite test-postgres
 
 bench: $(STAMP)
 	bash bench/run.sh
