@@ -6,14 +6,16 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import access, security
 from core.access import Actor
+from core.audit import AuditContext
+from core.config import get_settings
 from core.db import database
-from core.errors import Forbidden, NotAuthenticated
+from core.errors import DomainError, Forbidden, NotAuthenticated
 from core.models.people import Role, User
 from core.models.study import Participant
 
@@ -24,11 +26,19 @@ async def get_session() -> AsyncIterator[AsyncSession]:
     try:
         yield session
         await session.commit()
-    except BaseException:
-        await session.rollback()
+    except BaseException as exc:
+        await finish_refused(session, exc)
         raise
     finally:
         await session.close()
+
+
+async def finish_refused(session: AsyncSession, exc: BaseException) -> None:
+    """A request that raised: roll back, unless the refusal itself must be saved (DomainError.keep_changes)."""
+    if isinstance(exc, DomainError) and exc.keep_changes:
+        await session.commit()
+    else:
+        await session.rollback()
 
 
 # scope="function": the commit runs before the answer is sent, so a failed commit is never reported as saved.
@@ -94,3 +104,32 @@ async def participant_for_writing(
 # The participant named in the path, loaded through the one scoping function (404 when out of scope).
 ParticipantInScope = Annotated[Participant, Depends(participant_for_reading)]
 ParticipantWritable = Annotated[Participant, Depends(participant_for_writing)]
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address: the direct peer, or X-Forwarded-For when the peer is a trusted proxy.
+
+    The right-most address not itself a trusted proxy is the client (left-most entries are the client's claim).
+    """
+    peer = request.client.host if request.client else None
+    trusted = set(get_settings().http.trusted_proxies)
+    if peer is None or peer not in trusted:
+        return peer
+    forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
+    for address in reversed(forwarded):
+        if address not in trusted:
+            return address[:64]
+    return peer
+
+
+async def audit_context(request: Request) -> AuditContext:
+    return AuditContext(
+        client_address=client_address(request),
+        user_agent=request.headers.get("user-agent"),
+        request_id=getattr(request.state, "request_id", None)
+        or request.scope.get("state", {}).get("request_id"),
+    )
+
+
+# Where a request came from, for core.audit.record(context=...) and login throttling.
+AuditContextDep = Annotated[AuditContext, Depends(audit_context)]

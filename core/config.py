@@ -50,6 +50,9 @@ class SecuritySettings(BaseModel):
     argon2_parallelism: int = Field(default=4, ge=1, description="Argon2 lanes.")
     login_free_failures: int = Field(default=5, ge=1, description="Failed logins before throttling starts.")
     login_max_delay_seconds: int = Field(default=900, ge=1, description="Longest throttling delay.")
+    login_address_free_failures: int = Field(
+        default=20, ge=1, description="Failed logins from one client address before throttling starts."
+    )
     invitation_days: int = Field(default=7, ge=1, le=60, description="Lifetime of an invitation code.")
 
 

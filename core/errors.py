@@ -14,10 +14,14 @@ class FieldProblem:
 class DomainError(Exception):
     code = "error"
 
-    def __init__(self, detail: str, *, fields: list[FieldProblem] | None = None) -> None:
+    def __init__(
+        self, detail: str, *, fields: list[FieldProblem] | None = None, keep_changes: bool = False
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.fields = fields or []
+        # a refusal that must still be saved (a failed login counted, a reused token family revoked, audited)
+        self.keep_changes = keep_changes
 
 
 class NotFound(DomainError):
@@ -47,8 +51,8 @@ class InvalidInput(DomainError):
 class Throttled(DomainError):
     code = "too_many_requests"
 
-    def __init__(self, detail: str, *, retry_after_seconds: int) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str, *, retry_after_seconds: int, keep_changes: bool = False) -> None:
+        super().__init__(detail, keep_changes=keep_changes)
         self.retry_after_seconds = retry_after_seconds
 
 

@@ -7,16 +7,21 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from jose import jwt
 from jose.exceptions import JOSEError
 from passlib.context import CryptContext
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
-from core import clock
+from core import audit, clock
 from core.config import get_settings
 from core.errors import NotAuthenticated
+from core.models.auth import RefreshToken
+from core.models.people import User
 
 
 @lru_cache
@@ -48,6 +53,20 @@ async def hash_password(password: str) -> str:
 
 async def verify_password(password: str, password_hash: str) -> bool:
     return await asyncio.to_thread(verify_password_sync, password, password_hash)
+
+
+@lru_cache
+def _dummy_hash() -> str:
+    return hash_password_sync(secrets.token_urlsafe(24))
+
+
+async def verify_password_or_dummy(password: str, password_hash: str | None) -> bool:
+    """Verify against the account's hash, or a dummy one when there is no account: the same work either way,
+    so the answer's timing does not tell whether an e-mail is registered."""
+    if password_hash is None:
+        await asyncio.to_thread(verify_password_sync, password, _dummy_hash())
+        return False
+    return await verify_password(password, password_hash)
 
 
 # ---- access tokens -------------------------------------------------------------------------------------------
@@ -140,3 +159,98 @@ def new_opaque_token() -> str:
 
 def token_hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+# ---- refresh tokens ------------------------------------------------------------------------------------------
+# Opaque random values; only their SHA-256 is stored. Each use spends the token and issues its successor in the
+# same family; presenting a spent token again means it was stolen (or raced), so the whole family dies (RFC 9700
+# section 4.14.2) and the event is audited.
+
+_REFRESH_REFUSED = "The refresh token is invalid, expired or already used; sign in again."
+
+
+async def issue_refresh_token(
+    *, session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID | None = None
+) -> tuple[str, RefreshToken]:
+    """A new refresh token (the value, shown once, and its stored row), starting a family unless given one."""
+    value = new_opaque_token()
+    row = RefreshToken(
+        token_hash=token_hash(value),
+        family_id=family_id or uuid.uuid4(),
+        user_id=user_id,
+        expires_at=clock.now() + timedelta(days=get_settings().security.refresh_token_days),
+    )
+    session.add(row)
+    await session.flush()
+    return value, row
+
+
+async def rotate_refresh_token(
+    *, session: AsyncSession, value: str, context: audit.AuditContext | None = None
+) -> tuple[User, str]:
+    """Spend `value` and return its user and the successor token; a reused token revokes its family."""
+    refused = NotAuthenticated(_REFRESH_REFUSED)
+    row = (
+        await session.execute(select(RefreshToken).where(col(RefreshToken.token_hash) == token_hash(value)))
+    ).scalar_one_or_none()
+    now = clock.now()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise refused
+    # the conditional UPDATE is the arbiter between concurrent refreshes: exactly one sees rowcount 1
+    spent = await session.execute(
+        update(RefreshToken)
+        .where(
+            col(RefreshToken.id) == row.id,
+            col(RefreshToken.used_at).is_(None),
+            col(RefreshToken.revoked_at).is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        await revoke_refresh_family(session=session, family_id=row.family_id)
+        await audit.record(
+            session=session,
+            actor_id=row.user_id,
+            action="auth.refresh_token_reused",
+            subject_type="user",
+            subject_id=row.user_id,
+            after={"family_id": row.family_id, "revoked": True},
+            context=context,
+        )
+        raise NotAuthenticated(_REFRESH_REFUSED, keep_changes=True)
+    user = await session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise refused
+    successor, new_row = await issue_refresh_token(
+        session=session, user_id=row.user_id, family_id=row.family_id
+    )
+    await session.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.id) == row.id)
+        .values(replaced_by=new_row.id)
+        .execution_options(synchronize_session=False)
+    )
+    return user, successor
+
+
+async def revoke_refresh_family(*, session: AsyncSession, family_id: uuid.UUID) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def revoke_all_tokens(*, session: AsyncSession, user: User) -> None:
+    """Sign the user out everywhere: every access token (version bump) and every refresh family."""
+    user.token_version += 1
+    session.add(user)
+    await session.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.user_id) == user.id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    await session.flush()

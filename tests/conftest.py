@@ -28,7 +28,7 @@ from fastapi import FastAPI  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine  # noqa: E402
 
-from api.deps import get_session  # noqa: E402
+from api.deps import finish_refused, get_session  # noqa: E402
 from api.main import create_app  # noqa: E402
 from core import clock, migrations  # noqa: E402
 from core.db import build_engine, database, metadata  # noqa: E402
@@ -117,12 +117,14 @@ def app(session: AsyncSession) -> FastAPI:
     app = create_app()
 
     async def _test_session() -> AsyncIterator[AsyncSession]:
-        # the app's commit becomes a savepoint release inside the test's outer transaction
+        # the app's commit becomes a savepoint release inside the test's outer transaction; the test's own
+        # flushed set-up is released first, so a request that fails rolls back only what the request did
+        await session.commit()
         try:
             yield session
             await session.commit()
-        except BaseException:
-            await session.rollback()
+        except BaseException as exc:
+            await finish_refused(session, exc)
             raise
 
     app.dependency_overrides[get_session] = _test_session

@@ -174,3 +174,38 @@ async def create_guardian(
 def auth_headers(user: User) -> dict[str, str]:
     token, _ = security.issue_access_token(user_id=user.id, token_version=user.token_version)
     return {"Authorization": f"Bearer {token}"}
+
+
+# ---- diary --------------------------------------------------------------------------------------------------
+ENTRY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "glucose": {"value": 98, "unit": "mg/dL", "context": "fasting", "source": "meter"},
+    "insulin": {"units": 8, "insulin_type": "long", "purpose": "basal", "delivery": "pen"},
+    "meal": {"carbs_g": 45, "meal_type": "breakfast"},
+    "exercise": {"activity": "walking", "duration_min": 60, "intensity": "moderate"},
+    "illness": {"illness_type": "fever", "severity": "mild"},
+    "hypo_event": {
+        "symptoms": True,
+        "needed_assistance": False,
+        "treatment": ["oral_carbohydrate"],
+        "unconscious_or_seizure": False,
+    },
+    "weight": {"kg": 61.5},
+}
+
+
+def entry_body(kind: str = "glucose", **overrides: Any) -> dict[str, Any]:
+    """A valid diary entry of `kind` as a phone would send it (a fresh id; occurred 2026-03-02 07:30 +01:00)."""
+    import uuid
+
+    body: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "kind": kind,
+        "occurred_at": "2026-03-02T07:30:00+01:00",
+        **ENTRY_DEFAULTS[kind],
+    }
+    body.update(overrides)
+    return body
+
+
+def entries_path(participant: Participant, *rest: str) -> str:
+    return "/".join([f"/api/v1/participants/{participant.id}/entries", *rest])

@@ -1,5 +1,6 @@
 """Every table of the service; importing this package registers them all on the shared metadata."""
 
+from core.models.diary import DiaryEntry, DiaryEntryVersion, DiarySequence, GlucoseReading
 from core.models.people import Role, User
 from core.models.study import (
     Arm,
@@ -15,6 +16,10 @@ from core.models.study import (
 
 __all__ = [
     "Arm",
+    "DiaryEntry",
+    "DiaryEntryVersion",
+    "DiarySequence",
+    "GlucoseReading",
     "GuardianLink",
     "Participant",
     "ParticipantStatus",

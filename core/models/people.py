@@ -35,3 +35,4 @@ class User(SQLModel, table=True):
     token_version: int = Field(default=0)
     created_at: datetime = created_at()
     password_changed_at: datetime | None = utc_column(nullable=True)
+    last_login_at: datetime | None = utc_column(nullable=True)

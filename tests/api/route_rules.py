@@ -133,3 +133,157 @@ def uid() -> str:
 
 
 # ---- rules, grouped by domain ------------------------------------------------------------------------------
+
+# auth (issue 3)
+STRONG_PASSWORD = "Copper-Walrus-Tangerine-58"
+
+
+def _login_form(ctx: Ctx) -> Call:
+    from tests.factories import DEFAULT_PASSWORD
+
+    return Call(data={"username": ctx.world.users[CLINICIAN].email, "password": DEFAULT_PASSWORD})
+
+
+async def _fresh_refresh_token(ctx: Ctx) -> Call:
+    login = _login_form(ctx)
+    answer = await ctx.client.post("/api/v1/auth/token", data=login.data)
+    assert answer.status_code == 200, answer.text
+    return Call(json={"refresh_token": answer.json()["refresh_token"]})
+
+
+def _password_change(_ctx: Ctx) -> Call:
+    from tests.factories import DEFAULT_PASSWORD
+
+    return Call(json={"current_password": DEFAULT_PASSWORD, "new_password": STRONG_PASSWORD})
+
+
+async def _guardian_invitation(ctx: Ctx) -> Call:
+    from datetime import timedelta
+
+    from core import clock, security
+    from core.models.auth import Invitation
+
+    code = security.new_opaque_token()
+    ctx.session.add(
+        Invitation(
+            code_hash=security.token_hash(code),
+            participant_id=ctx.target.id,
+            role="guardian",
+            relationship="aunt",
+            created_by=ctx.world.users[COORDINATOR].id,
+            expires_at=clock.now() + timedelta(days=1),
+        )
+    )
+    await ctx.session.flush()
+    return Call(json={"code": code, "email": f"aunt-{uid()[:8]}@example.org", "password": STRONG_PASSWORD})
+
+
+rule("POST", "/api/v1/auth/token", ok=EVERYONE, build=_login_form)
+rule("POST", "/api/v1/auth/refresh", ok=EVERYONE, build=_fresh_refresh_token)
+rule("POST", "/api/v1/auth/logout", ok=SIGNED_IN)
+rule("GET", "/api/v1/me", ok=SIGNED_IN)
+rule("POST", "/api/v1/me/password", ok=SIGNED_IN, build=_password_change)
+rule("POST", "/api/v1/invitations/redeem", ok=EVERYONE, build=_guardian_invitation)
+rule(
+    "POST",
+    "/api/v1/participants/{participant_id}/invitations",
+    ok={COORDINATOR, ADMIN},
+    build=lambda _c: Call(json={"role": "guardian", "relationship": "grandmother"}),
+)
+
+# study set-up (issue 3)
+
+
+def _new_study(_ctx: Ctx) -> Call:
+    code = f"T{uid()[:8].upper()}"
+    return Call(
+        json={
+            "code": code,
+            "name": "Matrix study",
+            "timezone": "Europe/Ljubljana",
+            "blinded": True,
+            "arms": [{"code": "A", "name": "Active"}, {"code": "P", "name": "Placebo"}],
+            "sites": [{"code": "S1", "name": "Ljubljana", "timezone": "Europe/Ljubljana"}],
+            "protocol": {"glucose": {"mg_dl": {"hypo_level1": 72}}},
+        }
+    )
+
+
+def _enrolment(_ctx: Ctx) -> Call:
+    return Call(
+        json={
+            "subject_code": f"M-{uid()[:8]}",
+            "site_code": "S1",
+            "arm_code": "A",
+            "sex": "male",
+            "birth_date": "2015-03-02",
+            "enrolled_at": "2026-02-02T09:00:00+01:00",
+            "treatment_date": "2026-02-09",
+            "timezone": "Europe/Ljubljana",
+            "weight_kg": 30.5,
+            "height_cm": 132,
+            "diagnosis_date": "2026-01-12",
+            "consent": {"given_by": "guardian", "date": "2026-02-01", "form_version": "3.1"},
+        }
+    )
+
+
+STUDY_STAFF = STAFF | {ADMIN}
+rule("POST", "/api/v1/studies", ok={ADMIN}, build=_new_study)
+rule("GET", "/api/v1/studies/{study_id}", ok=STUDY_STAFF)
+rule(
+    "POST",
+    "/api/v1/studies/{study_id}/protocol/versions",
+    ok={ADMIN},
+    build=lambda _c: Call(json={"protocol": {"visits": {"window_days": 10}}}),
+)
+rule(
+    "GET",
+    "/api/v1/studies/{study_id}/protocol/versions/{version}",
+    ok=STUDY_STAFF,
+    build=lambda _c: Call(path_params={"version": "1"}),
+)
+rule(
+    "POST",
+    "/api/v1/studies/{study_id}/staff",
+    ok={ADMIN},
+    build=lambda _c: Call(
+        json={
+            "email": f"nurse-{uid()[:8]}@example.org",
+            "password": STRONG_PASSWORD,
+            "role": "clinician",
+            "site_codes": ["S1"],
+        }
+    ),
+)
+rule("POST", "/api/v1/studies/{study_id}/participants", ok={COORDINATOR, ADMIN}, build=_enrolment)
+rule("GET", "/api/v1/studies/{study_id}/participants", ok=STUDY_STAFF)
+rule("GET", "/api/v1/participants/{participant_id}", ok=SIGNED_IN)
+
+
+# ---- alerts (rules helper) ----------------------------------------------------------------------------------
+async def _alert_of_target(ctx: Ctx, **overrides: Any) -> str:
+    from tests.core.rules.diary_rows import create_alert
+
+    return str((await create_alert(ctx.session, ctx.target, **overrides)).id)
+
+
+async def _acknowledge(ctx: Ctx) -> Call:
+    return Call(path_params={"alert_id": await _alert_of_target(ctx)})
+
+
+async def _resolve(ctx: Ctx) -> Call:
+    return Call(path_params={"alert_id": await _alert_of_target(ctx)}, json={"note": "Called the family."})
+
+
+async def _decide(ctx: Ctx) -> Call:
+    return Call(
+        path_params={"alert_id": await _alert_of_target(ctx)},
+        json={"decision": "no_change", "note": "Values explained by a birthday party."},
+    )
+
+
+rule("GET", "/api/v1/alerts", ok={CLINICIAN, COORDINATOR})
+rule("POST", "/api/v1/alerts/{alert_id}/acknowledge", ok={CLINICIAN}, build=_acknowledge)
+rule("POST", "/api/v1/alerts/{alert_id}/resolve", ok={CLINICIAN}, build=_resolve)
+rule("POST", "/api/v1/alerts/{alert_id}/decision", ok={CLINICIAN}, build=_decide)

@@ -64,6 +64,17 @@ async def build_world(session: AsyncSession) -> World:
     )
 
 
+async def _reload(session: AsyncSession, world: World) -> None:
+    for loaded in (
+        world.study,
+        world.subject,
+        world.stranger,
+        world.stranger_guardian,
+        *world.users.values(),
+    ):
+        await session.refresh(loaded)
+
+
 def _arm_keys(document: Any) -> set[str]:
     if isinstance(document, dict):
         found = ARM_KEYS & document.keys()
@@ -117,6 +128,7 @@ async def test_route_answers_each_role_as_documented(
     _check(rule, role, await _call(rule, ctx), expected, "in scope")
 
     if "{participant_id}" in rule.path and role in SCOPE_LIMITED:
+        await _reload(session, world)  # a refused request rolled back, which expires loaded objects
         outside = Ctx(
             world=world, target=world.stranger, role=role, user=user, session=session, client=client
         )

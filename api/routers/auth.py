@@ -1,0 +1,74 @@
+"""Sign-in and tokens: password login, refresh rotation, logout, who am I, password change."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.deps import ActorDep, AuditContextDep, CurrentUser, SessionDep
+from api.errors import responses
+from api.schemas.auth import MeParticipant, MePublic, PasswordChange, RefreshRequest, TokenPublic
+from core.people import auth as auth_service
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/auth/token", response_model=TokenPublic, responses=responses(401, 422, 429))
+async def login(
+    session: SessionDep, context: AuditContextDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> TokenPublic:
+    """OAuth2 password flow: `username` is the e-mail. Repeated failures are throttled (429, Retry-After)."""
+    pair = await auth_service.login(
+        session=session, email=form.username, password=form.password, context=context
+    )
+    return TokenPublic(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
+
+
+@router.post("/auth/refresh", response_model=TokenPublic, responses=responses(401, 422))
+async def refresh(session: SessionDep, context: AuditContextDep, body: RefreshRequest) -> TokenPublic:
+    """A new token pair for a refresh token, which is then spent; reusing a spent one ends its whole family."""
+    pair = await auth_service.refresh(session=session, refresh_token=body.refresh_token, context=context)
+    return TokenPublic(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
+
+
+@router.post("/auth/logout", status_code=204, responses=responses(401))
+async def logout(session: SessionDep, user: CurrentUser, context: AuditContextDep) -> Response:
+    """Sign out everywhere: every access and refresh token of this login stops working."""
+    await auth_service.logout(session=session, user=user, context=context)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=MePublic, responses=responses(401))
+async def me(session: SessionDep, user: CurrentUser, actor: ActorDep) -> MePublic:
+    """This login and the participants it may log for."""
+    participants = await auth_service.loggable_participants(session=session, actor=actor)
+    return MePublic(
+        id=user.id,
+        email=user.email,
+        role=user.role,
+        participants=[
+            MeParticipant(id=p.id, subject_code=p.subject_code, relationship=p.relationship)
+            for p in participants
+        ],
+    )
+
+
+@router.post("/me/password", status_code=204, responses=responses(401, 403, 422, 429))
+async def change_password(
+    session: SessionDep, user: CurrentUser, context: AuditContextDep, body: PasswordChange
+) -> Response:
+    """Change the password; every token of this login is revoked, so sign in again with the new one."""
+    await auth_service.change_password(
+        session=session,
+        user=user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        context=context,
+    )
+    return Response(status_code=204)

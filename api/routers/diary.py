@@ -1,0 +1,254 @@
+"""Diary routes: create (one or a batch), list, read with ETag, edit, void, history and the changes feed.
+
+Entry bodies are read as JSON here and validated in core (one kind at a time, each batch item on its own),
+so an error names the path a person can fix ("value", "entries.3.value") and one bad item never fails a batch.
+Answers are serialised with orjson: the entry is already a JSON-ready document.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+
+from api.deps import ActorDep, ParticipantInScope, ParticipantWritable, SessionDep
+from api.errors import responses
+from api.schemas.diary import (
+    BatchPublic,
+    ChangesPublic,
+    EntryPage,
+    EntryPublic,
+    EntryUpdate,
+    HistoryPage,
+    batch_create_schema,
+    entry_create_schema,
+    request_body,
+)
+from core.diary import batch as diary_batch
+from core.diary import service as diary_service
+from core.diary.entries import parse_source_app
+from core.diary.kinds import Kind
+from core.errors import FieldProblem, InvalidInput
+
+router = APIRouter(prefix="/participants/{participant_id}", tags=["diary"])
+
+ClientApp = Annotated[
+    str | None,
+    Header(
+        alias="user-agent",
+        description="the app and its version as the first product token, e.g. `GlucodiaryApp/2.3.1 (Android 14)`",
+    ),
+]
+
+
+def _json(content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(content), status_code=status_code, media_type="application/json", headers=headers
+    )
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {}}]
+        ) from None
+
+
+def _object(document: Any, what: str) -> dict[str, Any]:
+    if not isinstance(document, dict):
+        message = f"{what} must be a JSON object (got {type(document).__name__})"
+        raise InvalidInput(f"The request is not valid: {message}.", fields=[FieldProblem("body", message)])
+    return document
+
+
+@router.post(
+    "/entries",
+    status_code=201,
+    response_model=EntryPublic,
+    responses={
+        200: {"model": EntryPublic, "description": "the same id and body again: the stored entry"},
+        **responses(400, 401, 403, 404, 409, 413, 422),
+    },
+    openapi_extra=request_body(entry_create_schema()),
+)
+async def create_entry(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    participant: ParticipantWritable,
+    user_agent: ClientApp = None,
+) -> Response:
+    """Record one entry; posting the same id and body again answers 200 with the stored entry."""
+    entry, created = await diary_service.record_entry(
+        session=session,
+        actor=actor,
+        participant=participant,
+        entry_in=await _body(request),
+        source=parse_source_app(user_agent),
+    )
+    return _json(entry, 201 if created else 200)
+
+
+@router.post(
+    "/entries/batch",
+    response_model=BatchPublic,
+    responses=responses(400, 401, 403, 404, 413, 422),
+    openapi_extra=request_body(batch_create_schema()),
+)
+async def create_entries(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    participant: ParticipantWritable,
+    user_agent: ClientApp = None,
+) -> Response:
+    """Record many entries (an offline phone syncing); each item gets its own created/duplicate/rejected."""
+    document = _object(await _body(request), "the batch")
+    extra = sorted(set(document) - {"entries"})
+    items = document.get("entries")
+    if extra or not isinstance(items, list):
+        fields = [FieldProblem(name, f"unknown field (got {document[name]!r:.60})") for name in extra]
+        if not isinstance(items, list):
+            fields.append(FieldProblem("entries", f"a list of entries is required (got {items!r:.60})"))
+        raise InvalidInput('The batch is not valid: it is {"entries": [...]}.', fields=fields)
+    results = await diary_batch.record_batch(
+        session=session,
+        actor=actor,
+        participant=participant,
+        entries_in=items,
+        source=parse_source_app(user_agent),
+    )
+    return _json({"results": results})
+
+
+@router.get("/entries", response_model=EntryPage, responses=responses(401, 404, 422))
+async def list_entries(
+    session: SessionDep,
+    participant: ParticipantInScope,
+    kind: Kind | None = None,
+    occurred_from: Annotated[
+        datetime | None, Query(alias="from", description="occurred at or after (with an offset)")
+    ] = None,
+    occurred_to: Annotated[datetime | None, Query(alias="to", description="occurred before")] = None,
+    include_voided: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """The participant's entries, newest first."""
+    for name, moment in (("from", occurred_from), ("to", occurred_to)):
+        if moment is not None and moment.tzinfo is None:
+            message = f"a time with a UTC offset is required (got {moment.isoformat()})"
+            raise InvalidInput(
+                f"The query is not valid: {name} {message}.", fields=[FieldProblem(name, message)]
+            )
+    items, next_cursor = await diary_service.list_entries(
+        session=session,
+        participant=participant,
+        kind=kind.value if kind else None,
+        occurred_from=occurred_from,
+        occurred_to=occurred_to,
+        include_voided=include_voided,
+        limit=limit,
+        cursor=cursor,
+    )
+    return _json({"items": items, "next_cursor": next_cursor})
+
+
+@router.get(
+    "/entries/{entry_id}",
+    response_model=EntryPublic,
+    responses={304: {"description": "If-None-Match names the current version"}, **responses(401, 404)},
+)
+async def get_entry(
+    entry_id: uuid.UUID,
+    session: SessionDep,
+    participant: ParticipantInScope,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The current version of an entry, with its ETag."""
+    entry, etag = await diary_service.get_entry(session=session, participant=participant, entry_id=entry_id)
+    if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")} | {"*"}:
+        return Response(status_code=304, headers={"ETag": etag})
+    if if_none_match == "*":
+        return Response(status_code=304, headers={"ETag": etag})
+    return _json(entry, headers={"ETag": etag})
+
+
+@router.patch(
+    "/entries/{entry_id}",
+    response_model=EntryPublic,
+    responses=responses(400, 401, 403, 404, 409, 412, 422),
+    openapi_extra=request_body(EntryUpdate.model_json_schema()),
+)
+async def edit_entry(
+    entry_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    participant: ParticipantWritable,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """A new version with the changed fields and a reason; a stale version changes nothing (409, or 412)."""
+    entry, etag = await diary_service.edit_entry(
+        session=session,
+        actor=actor,
+        participant=participant,
+        entry_id=entry_id,
+        changes=_object(await _body(request), "the change"),
+        if_match=if_match,
+    )
+    return _json(entry, headers={"ETag": etag})
+
+
+@router.delete(
+    "/entries/{entry_id}", response_model=EntryPublic, responses=responses(401, 403, 404, 409, 412, 422)
+)
+async def void_entry(
+    entry_id: uuid.UUID,
+    session: SessionDep,
+    actor: ActorDep,
+    participant: ParticipantWritable,
+    reason: Annotated[str | None, Query(max_length=2000, description="why (required)")] = None,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Void the entry with a reason; it stays readable in the history."""
+    entry = await diary_service.void_entry(
+        session=session,
+        actor=actor,
+        participant=participant,
+        entry_id=entry_id,
+        reason=reason,
+        if_match=if_match,
+    )
+    return _json(entry)
+
+
+@router.get("/entries/{entry_id}/history", response_model=HistoryPage, responses=responses(401, 404))
+async def entry_history(
+    entry_id: uuid.UUID, session: SessionDep, participant: ParticipantInScope
+) -> Response:
+    """Every version of the entry, oldest first, with who changed it, when and why."""
+    versions = await diary_service.history(session=session, participant=participant, entry_id=entry_id)
+    return _json({"items": versions, "next_cursor": None})
+
+
+@router.get("/changes", response_model=ChangesPublic, responses=responses(401, 404, 422))
+async def changes(
+    session: SessionDep,
+    participant: ParticipantInScope,
+    since: Annotated[
+        str | None,
+        Query(max_length=200, description="a cursor from an earlier answer; 0 or none: from the start"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> Response:
+    """Every write since the cursor (creates, edits, voids as tombstones), in commit order."""
+    page = await diary_service.changes(session=session, participant=participant, since=since, limit=limit)
+    return _json(page)

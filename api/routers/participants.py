@@ -1,0 +1,100 @@
+"""Enrolment and the participant list of a study, as each role may see them (arms only when unblinded)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import ActorDep, AuditContextDep, CoordinatorActor, ParticipantInScope, SessionDep, StaffActor
+from api.errors import responses
+from api.schemas.studies import ParticipantCreate, ParticipantPagePublic, ParticipantPublic
+from core.models.study import ConsentGiver, Sex
+from core.studies import enrolment as enrolment_service
+
+router = APIRouter(tags=["participants"])
+
+
+@router.post(
+    "/studies/{study_id}/participants",
+    status_code=201,
+    response_model=ParticipantPublic,
+    response_model_exclude_unset=True,
+    responses=responses(401, 403, 404, 409, 422),
+)
+async def enrol_participant(
+    session: SessionDep,
+    actor: CoordinatorActor,
+    context: AuditContextDep,
+    study_id: uuid.UUID,
+    body: ParticipantCreate,
+) -> ParticipantPublic:
+    """Enrol a participant; a failed eligibility criterion is a 422 naming it unless overridden with a reason."""
+    consent = body.consent
+    override = body.eligibility_override
+    view = await enrolment_service.enrol(
+        session=session,
+        actor=actor,
+        study_id=study_id,
+        enrolment=enrolment_service.Enrolment(
+            subject_code=body.subject_code,
+            site_code=body.site_code,
+            arm_code=body.arm_code,
+            sex=Sex(body.sex),
+            birth_date=body.birth_date,
+            enrolled_at=body.enrolled_at,
+            treatment_date=body.treatment_date,
+            timezone=body.timezone,
+            weight_kg=body.weight_kg,
+            diagnosis_date=body.diagnosis_date,
+            height_cm=body.height_cm,
+            consent=enrolment_service.Consent(
+                ConsentGiver(consent.given_by), consent.date, consent.form_version
+            )
+            if consent
+            else None,
+            eligibility_override=enrolment_service.EligibilityOverride(override.criterion, override.reason)
+            if override
+            else None,
+        ),
+        context=context,
+    )
+    return ParticipantPublic.of(view)
+
+
+@router.get(
+    "/studies/{study_id}/participants",
+    response_model=ParticipantPagePublic,
+    response_model_exclude_unset=True,
+    responses=responses(401, 403, 404, 422),
+)
+async def list_participants(
+    session: SessionDep,
+    actor: StaffActor,
+    study_id: uuid.UUID,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> ParticipantPagePublic:
+    """The study's participants in the caller's scope, by subject code."""
+    page = await enrolment_service.list_participants(
+        session=session, actor=actor, study_id=study_id, limit=limit, cursor=cursor
+    )
+    return ParticipantPagePublic(
+        items=[ParticipantPublic.of(v) for v in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get(
+    "/participants/{participant_id}",
+    response_model=ParticipantPublic,
+    response_model_exclude_unset=True,
+    responses=responses(401, 404),
+)
+async def read_participant(
+    session: SessionDep, actor: ActorDep, participant: ParticipantInScope
+) -> ParticipantPublic:
+    """One participant in the caller's scope (arm only for roles that see the allocation)."""
+    return ParticipantPublic.of(
+        await enrolment_service.participant_view(session=session, actor=actor, participant=participant)
+    )

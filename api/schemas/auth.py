@@ -1,0 +1,65 @@
+"""Request and response bodies of sign-in, tokens, /me and invitations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
+    expires_in: int = Field(description="seconds the access token stays valid")
+
+
+class RefreshRequest(_Body):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class PasswordChange(_Body):
+    current_password: str = Field(min_length=1, max_length=128)
+    new_password: str = Field(min_length=1, max_length=128)
+
+
+class MeParticipant(BaseModel):
+    id: uuid.UUID
+    subject_code: str
+    relationship: str
+
+
+class MePublic(BaseModel):
+    id: uuid.UUID
+    email: str
+    role: str
+    participants: list[MeParticipant]
+
+
+class InvitationCreate(_Body):
+    role: Literal["participant", "guardian"]
+    relationship: str | None = Field(
+        default=None, min_length=1, max_length=40, description="for a guardian: mother, father, carer ..."
+    )
+
+
+class InvitationPublic(BaseModel):
+    code: str = Field(description="shown once; only its hash is kept")
+    expires_at: datetime
+
+
+class InvitationRedeem(_Body):
+    code: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=128)
+
+
+class RedeemedPublic(BaseModel):
+    user_id: uuid.UUID
+    role: str

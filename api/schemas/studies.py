@@ -1,0 +1,178 @@
+"""Request and response bodies of study set-up: studies, protocol versions, staff, enrolment, participants."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from core.studies.enrolment import ParticipantView
+from core.studies.service import StudyView
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Code = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")
+
+
+class ArmCreate(_Body):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+
+
+class SiteCreate(_Body):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(min_length=1, max_length=64)
+
+
+class StudyCreate(_Body):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(min_length=1, max_length=64)
+    blinded: bool = True
+    arms: list[ArmCreate] = Field(default_factory=list, max_length=20)
+    sites: list[SiteCreate] = Field(min_length=1, max_length=500)
+    protocol: dict[str, Any] = Field(
+        default_factory=dict, description="overrides of the CLINICAL.md part A defaults, any depth"
+    )
+
+
+class ProtocolChange(_Body):
+    protocol: dict[str, Any] = Field(description="settings to change, laid over the version in force")
+
+
+class SitePublic(BaseModel):
+    id: uuid.UUID
+    code: str
+    name: str
+    timezone: str
+
+
+class ArmPublic(BaseModel):
+    id: uuid.UUID
+    code: str
+    name: str
+
+
+class ProtocolVersionPublic(BaseModel):
+    version: int
+    settings: dict[str, Any]
+    created_at: datetime
+
+
+class StudyPublic(BaseModel):
+    """`arms` is absent for roles that may not see the allocation of a blinded study."""
+
+    id: uuid.UUID
+    code: str
+    name: str
+    timezone: str
+    blinded: bool
+    sites: list[SitePublic]
+    arms: list[ArmPublic] | None = None
+    protocol: ProtocolVersionPublic
+
+    @classmethod
+    def of(cls, view: StudyView) -> StudyPublic:
+        study = view.study
+        body: dict[str, Any] = {
+            "id": study.id,
+            "code": study.code,
+            "name": study.name,
+            "timezone": study.timezone,
+            "blinded": study.blinded,
+            "sites": [SitePublic.model_validate(s, from_attributes=True) for s in view.sites],
+            "protocol": ProtocolVersionPublic.model_validate(view.protocol, from_attributes=True),
+        }
+        if view.arms is not None:
+            body["arms"] = [ArmPublic.model_validate(a, from_attributes=True) for a in view.arms]
+        return cls.model_validate(body)  # unset fields (arms, arm_code) stay out of the answer
+
+
+class StaffCreate(_Body):
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=128)
+    role: Literal["clinician", "coordinator", "statistician"]
+    site_codes: list[str] = Field(default_factory=list, description="empty: study-wide")
+
+
+class StaffPublic(BaseModel):
+    id: uuid.UUID
+    email: str
+    role: str
+    study_id: uuid.UUID
+    site_codes: list[str]
+
+
+class ConsentIn(_Body):
+    given_by: Literal["participant", "guardian"]
+    date: date
+    form_version: str = Field(min_length=1, max_length=40)
+
+
+class EligibilityOverrideIn(_Body):
+    criterion: Literal["age", "weeks_since_diagnosis", "bmi"]
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class ParticipantCreate(_Body):
+    subject_code: str = Code
+    site_code: str = Field(min_length=1, max_length=40)
+    arm_code: str | None = Field(default=None, max_length=40)
+    sex: Literal["female", "male", "other", "unknown"]
+    birth_date: date
+    enrolled_at: AwareDatetime
+    treatment_date: date
+    timezone: str = Field(min_length=1, max_length=64)
+    weight_kg: float = Field(ge=2, le=300)
+    diagnosis_date: date | None = None
+    height_cm: float | None = Field(default=None, ge=40, le=250)
+    consent: ConsentIn | None = None
+    eligibility_override: EligibilityOverrideIn | None = None
+
+
+class ParticipantPublic(BaseModel):
+    """`arm_code` is absent for roles that may not see the allocation of a blinded study."""
+
+    id: uuid.UUID
+    study_id: uuid.UUID
+    subject_code: str
+    site_code: str
+    arm_code: str | None = None
+    sex: str
+    birth_date: date
+    enrolled_at: datetime
+    treatment_date: date
+    status: str
+    timezone: str
+    has_login: bool
+
+    @classmethod
+    def of(cls, view: ParticipantView) -> ParticipantPublic:
+        p = view.participant
+        body: dict[str, Any] = {
+            "id": p.id,
+            "study_id": p.study_id,
+            "subject_code": p.subject_code,
+            "site_code": view.site_code,
+            "sex": p.sex,
+            "birth_date": p.birth_date,
+            "enrolled_at": p.enrolled_at,
+            "treatment_date": p.treatment_date,
+            "status": p.status,
+            "timezone": p.timezone,
+            "has_login": p.user_id is not None,
+        }
+        if view.shows_allocation:
+            body["arm_code"] = view.arm_code
+        return cls.model_validate(body)  # unset fields (arms, arm_code) stay out of the answer
+
+
+class ParticipantPagePublic(BaseModel):
+    items: list[ParticipantPublic]
+    next_cursor: str | None

@@ -1,0 +1,1 @@
+"""The diary: entries of every kind, idempotent writes, versions, the changes feed."""

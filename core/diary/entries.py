@@ -1,0 +1,165 @@
+"""Pure helpers of the diary: attribution from the client header, row values, and the entry as answered."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from core.diary import localtime
+from core.diary.kinds import EntryModel, kind_data
+from core.diary.units import to_mg_dl
+from core.errors import FieldProblem, InvalidInput
+from core.models.diary import DiaryEntry
+
+_PRODUCT = re.compile(r"^\s*([A-Za-z0-9._+-]{1,80})(?:/([A-Za-z0-9._+-]{1,40}))?")
+
+
+@dataclass(frozen=True)
+class SourceApp:
+    name: str | None = None
+    version: str | None = None
+
+
+def parse_source_app(header: str | None) -> SourceApp:
+    """App and version from a User-Agent-style header: the first product token, e.g. `GlucodiaryApp/2.3.1`."""
+    if not header:
+        return SourceApp()
+    match = _PRODUCT.match(header)
+    if match is None:
+        return SourceApp()
+    return SourceApp(match.group(1), match.group(2))
+
+
+def utc_text(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def enrolment_day(enrolled_at: datetime, zone: str) -> date:
+    return enrolled_at.astimezone(ZoneInfo(zone)).date()
+
+
+def check_timing(
+    entry: EntryModel, *, now: datetime, skew_minutes: int, enrolled_on: date, prefix: str = ""
+) -> None:
+    """occurred_at neither beyond the allowed clock skew in the future nor before the enrolment day."""
+    path = f"{prefix}.occurred_at" if prefix else "occurred_at"
+    latest = now + timedelta(minutes=skew_minutes)
+    if entry.occurred_at > latest:
+        message = (
+            f"occurred_at {entry.occurred_at.isoformat()} is in the future: at most {skew_minutes} minutes "
+            f"after the server time {utc_text(now)} is allowed"
+        )
+        raise InvalidInput(f"The entry is not valid: {message}", fields=[FieldProblem(path, message)])
+    day = localtime.local_date(entry.occurred_at, localtime.offset_minutes(entry.occurred_at))
+    if day < enrolled_on:
+        message = (
+            f"occurred_at {entry.occurred_at.isoformat()} is before the participant's enrolment on "
+            f"{enrolled_on.isoformat()}"
+        )
+        raise InvalidInput(f"The entry is not valid: {message}", fields=[FieldProblem(path, message)])
+
+
+def is_late(occurred_at: datetime, entered_at: datetime | None, received_at: datetime, hours: int) -> bool:
+    """Entered (device time, else receipt) more than `hours` after it happened: flagged, never refused."""
+    return (entered_at or received_at) - occurred_at > timedelta(hours=hours)
+
+
+def timing_values(entry: EntryModel) -> dict[str, Any]:
+    offset = localtime.offset_minutes(entry.occurred_at)
+    occurred = entry.occurred_at.astimezone(UTC)
+    return {
+        "occurred_at": occurred,
+        "utc_offset_minutes": offset,
+        "local_date": localtime.local_date(occurred, offset),
+        "entered_at": entry.entered_at.astimezone(UTC) if entry.entered_at else None,
+        "note": entry.note,
+        "data": kind_data(entry),
+    }
+
+
+def input_document(row: DiaryEntry) -> dict[str, Any]:
+    """The entry as a client would send it now (original offset kept), for merging an edit into."""
+    zone = timezone(timedelta(minutes=row.utc_offset_minutes))
+    return {
+        "id": str(row.id),
+        "kind": row.kind,
+        "occurred_at": row.occurred_at.astimezone(zone).isoformat(),
+        "entered_at": row.entered_at.isoformat() if row.entered_at else None,
+        "note": row.note,
+        **row.data,
+    }
+
+
+def glucose_values(row: DiaryEntry) -> dict[str, Any]:
+    data = row.data
+    return {
+        "entry_id": row.id,
+        "participant_id": row.participant_id,
+        "occurred_at": row.occurred_at,
+        "local_date": row.local_date,
+        "value": data["value"],
+        "unit": data["unit"],
+        "value_mg_dl": to_mg_dl(data["value"], data["unit"]),
+        "context": data["context"],
+        "minutes_after_meal": data.get("minutes_after_meal"),
+        "meal_id": uuid.UUID(data["meal_id"]) if data.get("meal_id") else None,
+        "source": data.get("source"),
+        "voided": row.voided,
+    }
+
+
+def answer(row: DiaryEntry) -> dict[str, Any]:
+    """The entry as API.md answers it (JSON-ready); also the snapshot kept for each version."""
+    document: dict[str, Any] = {
+        "id": str(row.id),
+        "kind": row.kind,
+        "participant_id": str(row.participant_id),
+        "occurred_at": utc_text(row.occurred_at),
+        "utc_offset_minutes": row.utc_offset_minutes,
+        "local_date": row.local_date.isoformat(),
+        "entered_at": utc_text(row.entered_at),
+        "note": row.note,
+        **row.data,
+        "version": row.version,
+        "recorded_by": {
+            "user_id": str(row.recorded_by_user_id),
+            "role": row.recorded_by_role,
+            "relationship": row.relationship,
+        },
+        "received_at": utc_text(row.received_at),
+        "updated_at": utc_text(row.updated_at),
+        "source_app": row.source_app,
+        "source_app_version": row.source_app_version,
+        "late": row.late,
+        "voided": row.voided,
+        "void_reason": row.void_reason,
+        "flags": list(row.flags),
+        "alerts": list(row.alert_ids),
+    }
+    if row.kind == "glucose":
+        document["value_mg_dl"] = round(to_mg_dl(row.data["value"], row.data["unit"]), 1)
+    return document
+
+
+def etag(row: DiaryEntry) -> str:
+    return f'W/"{row.id}-v{row.version}"'
+
+
+_ETAG_VERSION = re.compile(r'^(?:W/)?"?(?:[0-9a-fA-F-]{32,36}-v)?(\d{1,9})"?$')
+
+
+def version_from_etag(value: str, path: str = "If-Match") -> int:
+    """The version an If-Match names: W/"<id>-v3", "<id>-v3", "3" or 3."""
+    match = _ETAG_VERSION.match(value.strip())
+    if match is None:
+        raise InvalidInput(
+            f"{path} {value!r} is not an entity tag of this service.",
+            fields=[FieldProblem(path, f'expected the ETag of the entry, e.g. W/"<id>-v3" (got {value!r})')],
+        )
+    return int(match.group(1))

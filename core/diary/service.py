@@ -1,0 +1,436 @@
+"""Diary writes and reads: idempotent creates, versioned edits and voids, history, lists and the changes feed.
+
+Every write first bumps the participant's feed counter (`diary_sequence`): the bump locks that row until
+commit, so one participant's writes are serialised and the feed's order is the commit order (no reader can
+see sequence 8 committed and later find a 7 appear). Rules run after each write in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from core import access, clock
+from core.access import Actor
+from core.config import get_settings
+from core.diary import cursor as cursors
+from core.diary import entries
+from core.diary.entries import SourceApp
+from core.diary.kinds import EntryModel, canonical_hash, parse_entry, parse_kind
+from core.errors import Conflict, FieldProblem, InvalidInput, NotFound, PreconditionFailed
+from core.models.diary import DiaryEntry, DiaryEntryVersion, DiarySequence, GlucoseReading
+from core.models.study import Participant
+from core.rules import service as rules_service
+
+ENTRY_TABLE = DiaryEntry.__table__  # type: ignore[attr-defined]
+GLUCOSE_TABLE = GlucoseReading.__table__  # type: ignore[attr-defined]
+VERSION_TABLE = DiaryEntryVersion.__table__  # type: ignore[attr-defined]
+SEQUENCE_TABLE = DiarySequence.__table__  # type: ignore[attr-defined]
+MAX_REASON = 2000
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def bump_sequence(*, session: AsyncSession, participant_id: uuid.UUID, count: int = 1) -> int:
+    """Reserve `count` feed positions for the participant and lock their counter until commit; the last one."""
+    statement = _insert(session, SEQUENCE_TABLE).values(participant_id=participant_id, last_change_seq=count)
+    statement = statement.on_conflict_do_update(
+        index_elements=["participant_id"],
+        set_={"last_change_seq": SEQUENCE_TABLE.c.last_change_seq + count},
+    ).returning(SEQUENCE_TABLE.c.last_change_seq)
+    return int((await session.execute(statement)).scalar_one())
+
+
+def version_values(
+    row: DiaryEntry, *, op: str, actor: Actor, at: datetime, reason: str | None
+) -> dict[str, Any]:
+    return {
+        "entry_id": row.id,
+        "version": row.version,
+        "op": op,
+        "snapshot": entries.answer(row),
+        "changed_by_user_id": actor.user_id,
+        "changed_by_role": actor.role.value,
+        "changed_at": at,
+        "reason": reason,
+    }
+
+
+def new_row(
+    entry: EntryModel,
+    *,
+    participant: Participant,
+    actor: Actor,
+    relationship: str,
+    source: SourceApp,
+    received_at: datetime,
+    change_seq: int,
+) -> DiaryEntry:
+    values = entries.timing_values(entry)
+    late = entries.is_late(
+        values["occurred_at"], values["entered_at"], received_at, get_settings().diary.late_after_hours
+    )
+    return DiaryEntry(
+        id=entry.id,
+        participant_id=participant.id,
+        kind=entry.kind,  # type: ignore[attr-defined]
+        received_at=received_at,
+        updated_at=received_at,
+        recorded_by_user_id=actor.user_id,
+        recorded_by_role=actor.role.value,
+        relationship=relationship,
+        source_app=source.name,
+        source_app_version=source.version,
+        version=1,
+        voided=False,
+        void_reason=None,
+        late=late,
+        flags=[],
+        alert_ids=[],
+        body_hash=canonical_hash(entry),
+        change_seq=change_seq,
+        **values,
+    )
+
+
+def row_values(row: DiaryEntry) -> dict[str, Any]:
+    return {column.name: getattr(row, column.name) for column in ENTRY_TABLE.columns}
+
+
+def validate_entry(entry_in: Any, *, participant: Participant, prefix: str = "") -> EntryModel:
+    """Parse and check one entry against the ranges, the clock and the participant's enrolment."""
+    entry = parse_entry(entry_in, prefix)
+    settings = get_settings().diary
+    entries.check_timing(
+        entry,
+        now=clock.now(),
+        skew_minutes=settings.future_skew_minutes,
+        enrolled_on=entries.enrolment_day(participant.enrolled_at, participant.timezone),
+        prefix=prefix,
+    )
+    return entry
+
+
+def _same_entry_or_conflict(stored: DiaryEntry, entry: EntryModel, participant: Participant) -> None:
+    if stored.participant_id != participant.id or stored.body_hash != canonical_hash(entry):
+        raise Conflict(
+            f"An entry with id {entry.id} was already received with a different body; "
+            "send an edit (PATCH) to change it, or use a new id for a new entry.",
+            fields=[FieldProblem("id", f"{entry.id} is already used by a different entry")],
+        )
+
+
+async def apply_rules(
+    *, session: AsyncSession, participant: Participant, row: DiaryEntry, previous: dict[str, Any] | None
+) -> bool:
+    """Run the protocol rules on a flushed entry; store its flags and alerts. True when they changed."""
+    outcome = await rules_service.evaluate_entry(
+        session=session, participant=participant, entry=row, previous=previous
+    )
+    return set_outcome(row, outcome.flags, outcome.alert_ids)
+
+
+def set_outcome(row: DiaryEntry, flags: list[str], alert_ids: list[uuid.UUID]) -> bool:
+    alerts = list(row.alert_ids)
+    alerts.extend(str(a) for a in alert_ids if str(a) not in alerts)
+    if list(flags) == list(row.flags) and alerts == list(row.alert_ids):
+        return False
+    row.flags = list(flags)
+    row.alert_ids = alerts
+    return True
+
+
+async def record_entry(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    participant: Participant,
+    entry_in: Any,
+    source: SourceApp | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Store one entry idempotently: (the entry as answered, True if new). Same id and body again: the stored
+    entry; same id, different body: Conflict."""
+    entry = validate_entry(entry_in, participant=participant)
+    relationship = await access.relationship_to(session=session, actor=actor, participant=participant)
+    seq = await bump_sequence(session=session, participant_id=participant.id)
+    row = new_row(
+        entry,
+        participant=participant,
+        actor=actor,
+        relationship=relationship,
+        source=source or SourceApp(),
+        received_at=clock.now(),
+        change_seq=seq,
+    )
+    inserted = await session.execute(
+        _insert(session, ENTRY_TABLE)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(ENTRY_TABLE.c.id),
+        row_values(row),
+    )
+    if inserted.scalar_one_or_none() is None:
+        stored = await session.get(DiaryEntry, entry.id)
+        if stored is None:  # pragma: no cover - the conflicting row cannot vanish under our lock
+            raise Conflict(f"The entry {entry.id} could not be stored; please retry.")
+        _same_entry_or_conflict(stored, entry, participant)
+        return entries.answer(stored), False
+    if row.kind == "glucose":
+        await session.execute(GLUCOSE_TABLE.insert(), entries.glucose_values(row))
+    if await apply_rules(session=session, participant=participant, row=row, previous=None):
+        await session.execute(
+            update(ENTRY_TABLE)
+            .where(ENTRY_TABLE.c.id == row.id)
+            .values(flags=row.flags, alert_ids=row.alert_ids)
+        )
+    await session.execute(
+        VERSION_TABLE.insert(), version_values(row, op="create", actor=actor, at=row.received_at, reason=None)
+    )
+    return entries.answer(row), True
+
+
+def _reason(value: Any, path: str = "reason") -> str:
+    if not isinstance(value, str) or not value.strip():
+        message = f"a reason is required for every change (got {value!r})"
+        raise InvalidInput(f"The change is not valid: {message}", fields=[FieldProblem(path, message)])
+    if len(value) > MAX_REASON:
+        message = f"at most {MAX_REASON} characters (got {len(value)})"
+        raise InvalidInput(f"The change is not valid: {path} {message}", fields=[FieldProblem(path, message)])
+    return value.strip()
+
+
+async def _locked_entry(
+    *, session: AsyncSession, participant: Participant, entry_id: uuid.UUID
+) -> tuple[DiaryEntry, int]:
+    seq = await bump_sequence(session=session, participant_id=participant.id)
+    row = await _entry(session=session, participant=participant, entry_id=entry_id)
+    if row.voided:
+        raise Conflict(f"The entry {entry_id} was voided (version {row.version}); it cannot change any more.")
+    return row, seq
+
+
+def _check_version(row: DiaryEntry, *, body_version: Any, if_match: str | None) -> None:
+    if body_version is not None:
+        if not isinstance(body_version, int) or isinstance(body_version, bool) or body_version < 1:
+            message = f"the version being changed, a whole number >= 1 (got {body_version!r})"
+            raise InvalidInput(
+                f"The change is not valid: {message}", fields=[FieldProblem("version", message)]
+            )
+        if body_version != row.version:
+            raise Conflict(
+                f"The entry is at version {row.version}, not {body_version}: it changed since you read it. "
+                "Nothing was changed; read it again and retry.",
+                fields=[FieldProblem("version", f"stale: current version is {row.version}")],
+            )
+    if if_match is not None and entries.version_from_etag(if_match) != row.version:
+        raise PreconditionFailed(
+            f"If-Match {if_match} does not match the current {entries.etag(row)}; nothing was changed."
+        )
+
+
+async def edit_entry(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    participant: Participant,
+    entry_id: uuid.UUID,
+    changes: dict[str, Any],
+    if_match: str | None = None,
+) -> tuple[dict[str, Any], str]:
+    """A new version of the entry with `changes` and a reason; stale versions are refused, nothing changes."""
+    changes = dict(changes)
+    body_version = changes.pop("version", None)
+    reason = _reason(changes.pop("reason", None))
+    if body_version is None and if_match is None:
+        message = "the version being changed (or an If-Match header) is required"
+        raise InvalidInput(f"The change is not valid: {message}", fields=[FieldProblem("version", message)])
+    row, seq = await _locked_entry(session=session, participant=participant, entry_id=entry_id)
+    _check_version(row, body_version=body_version, if_match=if_match)
+    for fixed in ("kind", "id"):
+        if fixed in changes and str(changes[fixed]) != str(getattr(row, fixed)):
+            message = f"{fixed} cannot change (is {getattr(row, fixed)}, got {changes[fixed]!r})"
+            raise InvalidInput(f"The change is not valid: {message}", fields=[FieldProblem(fixed, message)])
+    current = entries.input_document(row)
+    merged = {**current, **changes}
+    entry = parse_kind(row.kind, merged)
+    entries.check_timing(
+        entry,
+        now=clock.now(),
+        skew_minutes=get_settings().diary.future_skew_minutes,
+        enrolled_on=entries.enrolment_day(participant.enrolled_at, participant.timezone),
+    )
+    values = entries.timing_values(entry)
+    if all(getattr(row, name) == value for name, value in values.items()):
+        message = "the change leaves the entry as it is"
+        raise InvalidInput(f"Nothing to change: {message}.", fields=[FieldProblem("body", message)])
+    previous = entries.answer(row)
+    now = clock.now()
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.late = entries.is_late(
+        row.occurred_at, row.entered_at, row.received_at, get_settings().diary.late_after_hours
+    )
+    row.version += 1
+    row.change_seq = seq
+    row.updated_at = now
+    await session.flush()
+    if row.kind == "glucose":
+        await _sync_glucose(session, row)
+    await apply_rules(session=session, participant=participant, row=row, previous=previous)
+    session.add(DiaryEntryVersion(**version_values(row, op="edit", actor=actor, at=now, reason=reason)))
+    await session.flush()
+    return entries.answer(row), entries.etag(row)
+
+
+async def _sync_glucose(session: AsyncSession, row: DiaryEntry) -> None:
+    values = entries.glucose_values(row)
+    del values["entry_id"]
+    await session.execute(update(GLUCOSE_TABLE).where(GLUCOSE_TABLE.c.entry_id == row.id).values(**values))
+
+
+async def void_entry(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    participant: Participant,
+    entry_id: uuid.UUID,
+    reason: Any,
+    if_match: str | None = None,
+) -> dict[str, Any]:
+    """Void (the diary's delete): a new version marked void with the reason; it stays in the history."""
+    why = _reason(reason)
+    row, seq = await _locked_entry(session=session, participant=participant, entry_id=entry_id)
+    _check_version(row, body_version=None, if_match=if_match)
+    previous = entries.answer(row)
+    now = clock.now()
+    row.voided = True
+    row.void_reason = why
+    row.version += 1
+    row.change_seq = seq
+    row.updated_at = now
+    await session.flush()
+    if row.kind == "glucose":
+        await _sync_glucose(session, row)
+    await apply_rules(session=session, participant=participant, row=row, previous=previous)
+    session.add(DiaryEntryVersion(**version_values(row, op="void", actor=actor, at=now, reason=why)))
+    await session.flush()
+    return entries.answer(row)
+
+
+async def _entry(*, session: AsyncSession, participant: Participant, entry_id: uuid.UUID) -> DiaryEntry:
+    result = await session.execute(
+        select(DiaryEntry).where(
+            col(DiaryEntry.id) == entry_id, col(DiaryEntry.participant_id) == participant.id
+        )
+    )
+    row = result.scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"The participant has no diary entry {entry_id}.")
+    return row
+
+
+async def get_entry(
+    *, session: AsyncSession, participant: Participant, entry_id: uuid.UUID
+) -> tuple[dict[str, Any], str]:
+    """The current version of one entry and its ETag."""
+    row = await _entry(session=session, participant=participant, entry_id=entry_id)
+    return entries.answer(row), entries.etag(row)
+
+
+async def history(
+    *, session: AsyncSession, participant: Participant, entry_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """Every version of an entry, oldest first, with who changed it, when and why."""
+    await _entry(session=session, participant=participant, entry_id=entry_id)
+    result = await session.execute(
+        select(DiaryEntryVersion)
+        .where(col(DiaryEntryVersion.entry_id) == entry_id)
+        .order_by(col(DiaryEntryVersion.version))
+    )
+    return [
+        {
+            "version": v.version,
+            "op": v.op,
+            "changed_by": {"user_id": str(v.changed_by_user_id), "role": v.changed_by_role},
+            "changed_at": entries.utc_text(v.changed_at),
+            "reason": v.reason,
+            "entry": v.snapshot,
+        }
+        for v in result.scalars()
+    ]
+
+
+async def list_entries(
+    *,
+    session: AsyncSession,
+    participant: Participant,
+    kind: str | None = None,
+    occurred_from: datetime | None = None,
+    occurred_to: datetime | None = None,
+    include_voided: bool = False,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Entries newest first (by occurred_at, then id), keyset-paginated; voided ones only on request."""
+    query = select(DiaryEntry).where(col(DiaryEntry.participant_id) == participant.id)
+    if kind is not None:
+        query = query.where(col(DiaryEntry.kind) == kind)
+    if not include_voided:
+        query = query.where(col(DiaryEntry.voided).is_(False))
+    if occurred_from is not None:
+        query = query.where(col(DiaryEntry.occurred_at) >= occurred_from)
+    if occurred_to is not None:
+        query = query.where(col(DiaryEntry.occurred_at) < occurred_to)
+    if cursor:
+        at, last_id = cursors.decode_position(cursor)
+        query = query.where(
+            or_(
+                col(DiaryEntry.occurred_at) < at,
+                and_(col(DiaryEntry.occurred_at) == at, col(DiaryEntry.id) < last_id),
+            )
+        )
+    query = query.order_by(col(DiaryEntry.occurred_at).desc(), col(DiaryEntry.id).desc()).limit(limit + 1)
+    rows = list((await session.execute(query)).scalars())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = cursors.encode_position(rows[-1].occurred_at, rows[-1].id)
+    return [entries.answer(r) for r in rows], next_cursor
+
+
+async def changes(
+    *, session: AsyncSession, participant: Participant, since: str | None, limit: int = 500
+) -> dict[str, Any]:
+    """What changed after `since`, in commit order: each entry once, at its latest state (voids as tombstones)."""
+    after = cursors.decode_seq(since)
+    result = await session.execute(
+        select(DiaryEntry)
+        .where(col(DiaryEntry.participant_id) == participant.id, col(DiaryEntry.change_seq) > after)
+        .order_by(col(DiaryEntry.change_seq))
+        .limit(limit + 1)
+    )
+    rows = list(result.scalars())
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1].change_seq if rows else after
+    return {
+        "changes": [{"op": "void" if r.voided else "upsert", "entry": entries.answer(r)} for r in rows],
+        "cursor": cursors.encode_seq(last),
+        "has_more": has_more,
+    }
+
+
+async def insert_new_rows(session: AsyncSession, rows: list[DiaryEntry]) -> None:
+    """Insert entries (and their glucose rows) in bulk: one statement per table."""
+    await session.execute(ENTRY_TABLE.insert(), [row_values(r) for r in rows])
+    glucose = [entries.glucose_values(r) for r in rows if r.kind == "glucose"]
+    if glucose:
+        await session.execute(GLUCOSE_TABLE.insert(), glucose)

@@ -1,0 +1,280 @@
+"""Enrolling participants (eligibility, consent, first weight) and listing them as each role may see them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from core import access, audit
+from core.access import Actor
+from core.errors import Conflict, FieldProblem, Forbidden, InvalidInput
+from core.models.people import Role
+from core.models.study import (
+    Arm,
+    ConsentGiver,
+    Participant,
+    ParticipantStatus,
+    ParticipantWeight,
+    Sex,
+    Site,
+    StaffAssignment,
+    Study,
+)
+from core.studies import eligibility
+from core.studies import protocol as study_protocol
+from core.studies.service import check_timezone, study_in_scope
+
+
+@dataclass(frozen=True)
+class Consent:
+    given_by: ConsentGiver
+    date: date
+    form_version: str
+
+
+@dataclass(frozen=True)
+class EligibilityOverride:
+    criterion: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    subject_code: str
+    site_code: str
+    arm_code: str | None
+    sex: Sex
+    birth_date: date
+    enrolled_at: datetime
+    treatment_date: date
+    timezone: str
+    weight_kg: float
+    diagnosis_date: date | None = None
+    height_cm: float | None = None
+    consent: Consent | None = None
+    eligibility_override: EligibilityOverride | None = None
+
+
+@dataclass(frozen=True)
+class ParticipantView:
+    """A participant as one actor may see it: `arm_code` is None unless the actor sees the allocation."""
+
+    participant: Participant
+    site_code: str
+    arm_code: str | None
+    shows_allocation: bool
+
+
+@dataclass(frozen=True)
+class ParticipantPage:
+    items: list[ParticipantView]
+    next_cursor: str | None
+
+
+async def enrol(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    study_id: uuid.UUID,
+    enrolment: Enrolment,
+    context: audit.AuditContext,
+) -> ParticipantView:
+    """Enrol a participant at a site the coordinator works at; a failed eligibility criterion needs an override."""
+    study = await study_in_scope(session=session, actor=actor, study_id=study_id)
+    site = await _site(session=session, actor=actor, study=study, site_code=enrolment.site_code)
+    arm = await _arm(session=session, study=study, arm_code=enrolment.arm_code)
+    check_timezone(enrolment.timezone, "timezone")
+    enrolled_on = enrolment.enrolled_at.date()
+    if enrolment.birth_date > enrolled_on:
+        raise _invalid("birth_date", f"{enrolment.birth_date} is after the enrolment date {enrolled_on}")
+
+    settings, _ = await study_protocol.current_protocol(session=session, study_id=study.id)
+    failures = eligibility.check(
+        settings.eligibility,
+        birth_date=enrolment.birth_date,
+        enrolled_on=enrolled_on,
+        diagnosis_date=enrolment.diagnosis_date,
+        height_cm=enrolment.height_cm,
+        weight_kg=enrolment.weight_kg,
+    )
+    override = enrolment.eligibility_override
+    if override is not None and override.criterion not in eligibility.CRITERIA:
+        raise _invalid(
+            "eligibility_override.criterion",
+            f"unknown criterion {override.criterion!r}; allowed {', '.join(eligibility.CRITERIA)}",
+        )
+    unforgiven = [f for f in failures if override is None or f.criterion != override.criterion]
+    if unforgiven:
+        named = ", ".join(f.criterion for f in unforgiven)
+        raise InvalidInput(
+            f"Not eligible ({named}): "
+            + "; ".join(f"{f.criterion}: {f.message}" for f in unforgiven)
+            + ". A coordinator may record eligibility_override {criterion, reason} for one criterion.",
+            fields=[FieldProblem(f.path, f"{f.criterion}: {f.message}") for f in unforgiven],
+        )
+
+    taken = await session.execute(
+        select(Participant.id).where(
+            col(Participant.study_id) == study.id, col(Participant.subject_code) == enrolment.subject_code
+        )
+    )
+    if taken.first() is not None:
+        raise Conflict(
+            f"Subject code {enrolment.subject_code} is already enrolled in {study.code}.",
+            fields=[FieldProblem("subject_code", enrolment.subject_code)],
+        )
+    consent = enrolment.consent
+    participant = Participant(
+        study_id=study.id,
+        site_id=site.id,
+        arm_id=arm.id if arm else None,
+        subject_code=enrolment.subject_code,
+        sex=enrolment.sex,
+        birth_date=enrolment.birth_date,
+        diagnosis_date=enrolment.diagnosis_date,
+        height_cm=enrolment.height_cm,
+        enrolled_at=enrolment.enrolled_at,
+        treatment_date=enrolment.treatment_date,
+        status=ParticipantStatus.enrolled,
+        timezone=enrolment.timezone,
+        consent_given_by=consent.given_by if consent else None,
+        consent_date=consent.date if consent else None,
+        consent_form_version=consent.form_version if consent else None,
+        eligibility_override=(
+            {"criterion": override.criterion, "reason": override.reason, "by": str(actor.user_id)}
+            if override is not None and any(f.criterion == override.criterion for f in failures)
+            else None
+        ),
+    )
+    session.add(participant)
+    await session.flush()
+    session.add(
+        ParticipantWeight(
+            participant_id=participant.id,
+            measured_at=enrolment.enrolled_at,
+            kg=enrolment.weight_kg,
+            source="enrolment",
+            recorded_by=actor.user_id,
+        )
+    )
+    await session.flush()
+    await audit.record(
+        session=session,
+        actor_id=actor.user_id,
+        action="participant.enrolled",
+        subject_type="participant",
+        subject_id=participant.id,
+        after={
+            **participant.model_dump(exclude={"created_at"}),
+            "weight_kg": enrolment.weight_kg,
+            "eligibility_failures": [f.criterion for f in failures],
+        },
+        context=context,
+    )
+    shows = access.sees_allocation(actor, study)
+    return ParticipantView(participant, site.code, arm.code if arm and shows else None, shows)
+
+
+async def list_participants(
+    *, session: AsyncSession, actor: Actor, study_id: uuid.UUID, limit: int, cursor: str | None
+) -> ParticipantPage:
+    """The study's participants in the actor's scope, by subject code (arms only for unblinded roles)."""
+    study = await study_in_scope(session=session, actor=actor, study_id=study_id)
+    shows = access.sees_allocation(actor, study)
+    query = (
+        select(Participant, Site.code, Arm.code)
+        .join(Site, col(Site.id) == col(Participant.site_id))
+        .outerjoin(Arm, col(Arm.id) == col(Participant.arm_id))
+        .where(col(Participant.study_id) == study.id, access.participant_scope(actor))
+        .order_by(col(Participant.subject_code), col(Participant.id))
+        .limit(limit + 1)
+    )
+    if cursor:
+        code, last_id = _decode_cursor(cursor)
+        query = query.where(
+            or_(
+                col(Participant.subject_code) > code,
+                and_(col(Participant.subject_code) == code, col(Participant.id) > last_id),
+            )
+        )
+    rows = (await session.execute(query)).all()
+    items = [
+        ParticipantView(p, site_code, arm_code if shows else None, shows) for p, site_code, arm_code in rows
+    ]
+    next_cursor = None
+    if len(items) > limit:
+        items = items[:limit]
+        last = items[-1].participant
+        next_cursor = _encode_cursor(last.subject_code, last.id)
+    return ParticipantPage(items=items, next_cursor=next_cursor)
+
+
+async def participant_view(
+    *, session: AsyncSession, actor: Actor, participant: Participant
+) -> ParticipantView:
+    """`participant` (already loaded through the scoping function) as `actor` may see it."""
+    study = await session.get(Study, participant.study_id)
+    site = await session.get(Site, participant.site_id)
+    assert study is not None and site is not None
+    shows = access.sees_allocation(actor, study)
+    arm = await session.get(Arm, participant.arm_id) if shows and participant.arm_id else None
+    return ParticipantView(participant, site.code, arm.code if arm else None, shows)
+
+
+async def _site(*, session: AsyncSession, actor: Actor, study: Study, site_code: str) -> Site:
+    site = (
+        await session.execute(select(Site).where(col(Site.study_id) == study.id, col(Site.code) == site_code))
+    ).scalar_one_or_none()
+    if site is None:
+        raise _invalid("site_code", f"{site_code!r} is not a site of {study.code}")
+    if actor.role is not Role.admin:
+        assigned = await session.execute(
+            select(StaffAssignment.id).where(
+                col(StaffAssignment.user_id) == actor.user_id,
+                col(StaffAssignment.study_id) == study.id,
+                or_(col(StaffAssignment.site_id).is_(None), col(StaffAssignment.site_id) == site.id),
+            )
+        )
+        if assigned.first() is None:
+            raise Forbidden(
+                f"You are not assigned to site {site_code}; enrol participants at your own sites."
+            )
+    return site
+
+
+async def _arm(*, session: AsyncSession, study: Study, arm_code: str | None) -> Arm | None:
+    if arm_code is None:
+        return None
+    arm = (
+        await session.execute(select(Arm).where(col(Arm.study_id) == study.id, col(Arm.code) == arm_code))
+    ).scalar_one_or_none()
+    if arm is None:
+        # the allowed codes are not listed: a blinded coordinator must not learn them from an error
+        raise _invalid("arm_code", f"{arm_code!r} is not an arm of {study.code}")
+    return arm
+
+
+def _encode_cursor(subject_code: str, participant_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{participant_id}|{subject_code}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        text_id, _, code = raw.partition("|")
+        return code, uuid.UUID(text_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise _invalid(
+            "cursor", "not a cursor this service gave out; use next_cursor of an earlier answer"
+        ) from None
+
+
+def _invalid(path: str, message: str) -> InvalidInput:
+    return InvalidInput(f"{path}: {message}.", fields=[FieldProblem(path, message)])
