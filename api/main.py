@@ -15,7 +15,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import errors
 from api.middleware import RequestIdFilter, ServiceMiddleware
-from api.routers import auth, diary, health, invitations, participants, studies
+from api.routers import alerts, auth, diary, health, invitations, participants, studies
 from core.config import get_settings
 from core.db import database
 
@@ -58,6 +58,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     for router in (auth.router, studies.router, participants.router, invitations.router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(alerts.router, prefix=API_PREFIX)
     app.include_router(diary.router, prefix=API_PREFIX)
     _mount_docs(app)
     if settings.http.cors_origins:

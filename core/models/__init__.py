@@ -1,6 +1,8 @@
 """Every table of the service; importing this package registers them all on the shared metadata."""
 
+from core.models.alerts import Alert, AlertEntry
 from core.models.diary import DiaryEntry, DiaryEntryVersion, DiarySequence, GlucoseReading
+from core.models.outbox import OutboxMessage
 from core.models.people import Role, User
 from core.models.study import (
     Arm,
@@ -15,12 +17,15 @@ from core.models.study import (
 )
 
 __all__ = [
+    "Alert",
+    "AlertEntry",
     "Arm",
     "DiaryEntry",
     "DiaryEntryVersion",
     "DiarySequence",
     "GlucoseReading",
     "GuardianLink",
+    "OutboxMessage",
     "Participant",
     "ParticipantStatus",
     "ParticipantWeight",

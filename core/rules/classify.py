@@ -135,3 +135,23 @@ def classify_entry(
         severe = is_severe_event(data=data, birth_date=birth_date, local_date=local_date, protocol=protocol)
         return [SEVERE_HYPO] if severe else []
     return []
+
+
+def illness_alert(data: Mapping[str, Any], rules: GlucoseRules) -> tuple[str, str, list[str]]:
+    """(kind, severity, reasons) of the alert an illness report raises: the worst condition wins.
+
+    Any illness is information for the clinicians; ketones at or above the urgent threshold are urgent, at or
+    above the critical threshold (ketoacidosis likely) critical, and so is a hospital visit.
+    """
+    reasons = [f"illness reported: {data.get('illness_type', 'other')} ({data.get('severity', 'unknown')})"]
+    kind, severity = "illness_reported", "info"
+    ketones = data.get("ketones_mmol_l")
+    if ketones is not None and float(ketones) >= rules.ketones_urgent_mmol_l:
+        critical = float(ketones) >= rules.ketones_critical_mmol_l
+        limit = rules.ketones_critical_mmol_l if critical else rules.ketones_urgent_mmol_l
+        reasons.append(f"blood ketones {ketones} mmol/L (at or above {limit})")
+        kind, severity = ("ketones_critical", "critical") if critical else ("ketones_high", "urgent")
+    if data.get("hospital_visit"):
+        reasons.append("led to a hospital visit")
+        kind, severity = "illness_hospital_visit", "critical"
+    return kind, severity, reasons

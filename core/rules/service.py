@@ -7,19 +7,21 @@ raised and the messages they queue commit (or roll back) together.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Boolean, String, Uuid, column, table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from core.config import get_settings
-from core.db import JSONDocument, UTCDateTime
+from core.models.alerts import AlertCategory, Severity
+from core.models.diary import DiaryEntry
 from core.models.study import Participant, ProtocolVersion, Study
 from core.protocol import ProtocolSettings
-from core.rules import classify
+from core.rules import alerts, classify, dose_review
+from core.rules.window import load_window
 
 
 class DiaryEntryLike(Protocol):
@@ -66,50 +68,38 @@ async def protocol_for(*, session: AsyncSession, study_id: uuid.UUID) -> tuple[P
     return cached, version
 
 
-# The diary's table, named by its columns only: the rules read meals, they never write diary rows.
-_diary = table(
-    "diary_entry",
-    column("id", Uuid()),
-    column("participant_id", Uuid()),
-    column("kind", String()),
-    column("occurred_at", UTCDateTime()),
-    column("voided", Boolean()),
-    column("data", JSONDocument),
-)
-
-
 async def meal_timing(
     *, session: AsyncSession, participant_id: uuid.UUID, entry: DiaryEntryLike, protocol: ProtocolSettings
 ) -> classify.MealTiming:
-    """Minutes between the reading and its meal: the reading's own answer, its linked meal, the last logged meal."""
+    """Minutes from the meal to the reading: the reading's own answer, its linked meal, the last logged meal."""
     data = entry.data
-    context = data.get("context")
-    if context not in ("fasting", "postprandial"):
+    if data.get("context") not in ("fasting", "postprandial"):
         return classify.MealTiming()
     since = entry.occurred_at - timedelta(hours=protocol.glucose.fasting_min_hours_after_meal)
-    meals = _diary.c
-    query = (
-        select(meals.id, meals.occurred_at)
-        .where(
-            meals.participant_id == participant_id,
-            meals.kind == "meal",
-            meals.voided.is_(False),
-            meals.occurred_at <= entry.occurred_at,
-            meals.occurred_at >= since,
+    latest = (
+        await session.execute(
+            select(DiaryEntry.occurred_at)
+            .where(
+                col(DiaryEntry.participant_id) == participant_id,
+                col(DiaryEntry.occurred_at) >= since,
+                col(DiaryEntry.occurred_at) <= entry.occurred_at,
+                col(DiaryEntry.kind) == "meal",
+                col(DiaryEntry.voided).is_(False),
+            )
+            .order_by(col(DiaryEntry.occurred_at).desc())
+            .limit(1)
         )
-        .order_by(meals.occurred_at.desc())
-        .limit(1)
-    )
-    latest = (await session.execute(query)).first()
-    since_logged = (entry.occurred_at - latest.occurred_at).total_seconds() / 60 if latest else None
+    ).scalar_one_or_none()
+    since_logged = (entry.occurred_at - latest).total_seconds() / 60 if latest else None
     minutes: float | None = None
     if data.get("minutes_after_meal") is not None:
         minutes = float(data["minutes_after_meal"])
     elif data.get("meal_id"):
         linked = (
             await session.execute(
-                select(meals.occurred_at).where(
-                    meals.id == uuid.UUID(str(data["meal_id"])), meals.participant_id == participant_id
+                select(DiaryEntry.occurred_at).where(
+                    col(DiaryEntry.id) == uuid.UUID(str(data["meal_id"])),
+                    col(DiaryEntry.participant_id) == participant_id,
                 )
             )
         ).scalar_one_or_none()
@@ -118,6 +108,88 @@ async def meal_timing(
     if minutes is None:
         minutes = since_logged
     return classify.MealTiming(minutes_after_meal=minutes, minutes_since_logged_meal=since_logged)
+
+
+SAFETY_BY_FLAG = {
+    classify.SEVERE_HYPO: ("severe_hypoglycemia", Severity.critical, "event.severe_hypoglycemia"),
+    classify.HYPO_L2: ("hypoglycemia_level_2", Severity.urgent, "glucose.hypoglycemia_level_2"),
+    classify.HYPO_L1: ("hypoglycemia_level_1", Severity.warning, "glucose.hypoglycemia_level_1"),
+}
+
+
+def safety_conditions(
+    entry: DiaryEntryLike, flags: list[str], protocol: ProtocolSettings
+) -> list[alerts.Condition]:
+    """The safety alerts one entry raises by itself (no window needed)."""
+    found: list[alerts.Condition] = []
+    for flag, (kind, severity, rule) in SAFETY_BY_FLAG.items():
+        if flag in flags:
+            details: dict[str, Any] = {"flag": flag, "local_date": entry.local_date.isoformat()}
+            if entry.kind == "glucose":
+                details |= {"value": entry.data.get("value"), "unit": entry.data.get("unit")}
+            found.append(
+                alerts.Condition(kind, AlertCategory.safety, severity, rule, kind, (entry.id,), details)
+            )
+    if entry.kind == "illness":
+        illness, level, reasons = classify.illness_alert(entry.data, protocol.glucose)
+        found.append(
+            alerts.Condition(
+                illness,
+                AlertCategory.safety,
+                Severity(level),
+                f"illness.{illness}",
+                illness,
+                (entry.id,),
+                {"reasons": reasons, "local_date": entry.local_date.isoformat()},
+            )
+        )
+    return found
+
+
+def _dose_review_applies(entry: DiaryEntryLike, flags: list[str]) -> bool:
+    """Only entries that can change a pattern pay for the window query."""
+    if entry.kind == "hypo_event":
+        return True
+    if entry.kind != "glucose":
+        return False
+    context = entry.data.get("context")
+    return (
+        bool(set(flags) & classify.HYPO_FLAGS)
+        or (context == "fasting" and classify.FASTING_AFTER_MEAL not in flags)
+        or classify.POSTPRANDIAL_ABOVE in flags
+    )
+
+
+def dose_review_conditions(
+    window: dose_review.Window, entry: DiaryEntryLike, flags: list[str], protocol: ProtocolSettings
+) -> list[alerts.Condition]:
+    rules, found = protocol.dose_review, []
+    suggestions: list[dose_review.Suggestion | None] = []
+    hypo = entry.kind == "hypo_event" or bool(set(flags) & classify.HYPO_FLAGS)
+    if classify.FASTING_ABOVE in flags:
+        suggestions.append(dose_review.basal_increase(window, rules))
+    if classify.POSTPRANDIAL_ABOVE in flags:
+        current = next((r for r in window.readings if r.entry_id == entry.id), None)
+        if current is not None and current.meal_type:
+            suggestions.append(dose_review.meal_bolus(window, rules, current.meal_type))
+    if hypo:
+        suggestions.append(dose_review.reduction(window, rules, protocol.episodes))
+    if hypo or (entry.data.get("context") == "fasting" and not set(flags) & {classify.FASTING_ABOVE}):
+        suggestions.append(dose_review.falling_requirement(window, rules))
+    for s in suggestions:
+        if s is not None:
+            found.append(
+                alerts.Condition(
+                    s.kind,
+                    AlertCategory.dose_review,
+                    Severity(s.severity),
+                    s.rule,
+                    s.fold_key,
+                    s.entry_ids,
+                    s.details,
+                )
+            )
+    return found
 
 
 async def evaluate_entry(
@@ -129,31 +201,87 @@ async def evaluate_entry(
 ) -> RuleOutcome:
     """Classify a just-written (flushed) entry and raise or join the alerts it causes.
 
-    `previous` is the prior version's snapshot for edits and voids (None for a new entry).
+    `previous` is the prior version's snapshot for edits and voids (None for a new entry): alerts that the
+    entry caused record the change and stay open for a clinician to resolve.
     """
-    if not get_settings().rules.enabled:
-        return RuleOutcome()
-    if entry.voided or entry.kind not in ("glucose", "hypo_event"):
-        return RuleOutcome()
-    protocol, _version = await protocol_for(session=session, study_id=participant.study_id)
-    timing = classify.MealTiming()
-    if entry.kind == "glucose":
-        timing = await meal_timing(
-            session=session, participant_id=participant.id, entry=entry, protocol=protocol
-        )
-    flags = classify.classify_entry(
-        kind=entry.kind,
-        data=entry.data,
-        local_date=entry.local_date,
-        timing=timing,
-        birth_date=participant.birth_date,
-        protocol=protocol,
-    )
-    return RuleOutcome(flags=flags)
+    outcomes = await _evaluate(session=session, participant=participant, entries=[(entry, previous)])
+    return outcomes[0]
 
 
 async def evaluate_entries(
-    *, session: AsyncSession, participant: Participant, entries: list[DiaryEntryLike]
+    *, session: AsyncSession, participant: Participant, entries: Sequence[DiaryEntryLike]
 ) -> list[RuleOutcome]:
-    """`evaluate_entry` for each new entry of a batch, in the order given."""
-    return [await evaluate_entry(session=session, participant=participant, entry=e) for e in entries]
+    """`evaluate_entry` for each new entry of a batch, in the order given; the pattern window is read once."""
+    return await _evaluate(session=session, participant=participant, entries=[(e, None) for e in entries])
+
+
+async def _evaluate(
+    *,
+    session: AsyncSession,
+    participant: Participant,
+    entries: list[tuple[DiaryEntryLike, dict[str, Any] | None]],
+) -> list[RuleOutcome]:
+    outcomes = [RuleOutcome() for _ in entries]
+    if not get_settings().rules.enabled or not entries:
+        return outcomes
+    protocol: ProtocolSettings | None = None
+    version = 0
+    conditions: list[list[alerts.Condition]] = [[] for _ in entries]
+    patterned: list[int] = []
+    for i, (entry, previous) in enumerate(entries):
+        if previous is not None:
+            outcomes[i].alert_ids += await alerts.record_cause_change(
+                session=session, entry_id=entry.id, version=entry.version, voided=entry.voided
+            )
+        if entry.voided or entry.kind not in ("glucose", "hypo_event", "illness"):
+            continue
+        if protocol is None:
+            protocol, version = await protocol_for(session=session, study_id=participant.study_id)
+        timing = classify.MealTiming()
+        if entry.kind == "glucose":
+            timing = await meal_timing(
+                session=session, participant_id=participant.id, entry=entry, protocol=protocol
+            )
+        flags = classify.classify_entry(
+            kind=entry.kind,
+            data=entry.data,
+            local_date=entry.local_date,
+            timing=timing,
+            birth_date=participant.birth_date,
+            protocol=protocol,
+        )
+        outcomes[i].flags = flags
+        conditions[i] = safety_conditions(entry, flags, protocol)
+        if _dose_review_applies(entry, flags):
+            patterned.append(i)
+    if protocol is None:
+        return outcomes
+    if patterned:
+        chosen = [entries[i][0] for i in patterned]
+        window = await load_window(
+            session=session,
+            participant_id=participant.id,
+            today=max(e.local_date for e in chosen),
+            first_day=min(e.local_date for e in chosen),
+            span=(min(e.occurred_at for e in chosen), max(e.occurred_at for e in chosen)),
+            protocol=protocol,
+            current={entries[i][0].id: outcomes[i].flags for i in range(len(entries)) if outcomes[i].flags},
+        )
+        for i in patterned:
+            entry = entries[i][0]
+            window.today = entry.local_date
+            conditions[i] += dose_review_conditions(window, entry, outcomes[i].flags, protocol)
+    for i, (entry, _previous) in enumerate(entries):
+        for condition in conditions[i]:
+            alert = await alerts.raise_or_join(
+                session=session,
+                participant=participant,
+                condition=condition,
+                protocol_version=version,
+                fold_hours=protocol.alert_fold_hours,
+                occurred_at=entry.occurred_at,
+                trigger=(entry.id, entry.version),
+            )
+            if alert.id not in outcomes[i].alert_ids:
+                outcomes[i].alert_ids.append(alert.id)
+    return outcomes

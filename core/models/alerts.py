@@ -1,0 +1,97 @@
+"""Alert tables: what the rules raised for clinicians, the entries that caused it, and its lifecycle."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, Index, String
+from sqlmodel import Field, SQLModel
+
+from core.db import JSONDocument
+from core.models.base import created_at, utc_column, uuid_pk
+
+
+class Severity(StrEnum):
+    info = "info"
+    warning = "warning"
+    urgent = "urgent"
+    critical = "critical"
+
+
+class AlertStatus(StrEnum):
+    open = "open"
+    acknowledged = "acknowledged"
+    resolved = "resolved"
+
+
+class AlertCategory(StrEnum):
+    safety = "safety"
+    dose_review = "dose_review"
+
+
+class DoseDecision(StrEnum):
+    no_change = "no_change"
+    increase = "increase"
+    decrease = "decrease"
+    contacted_participant = "contacted_participant"
+
+
+class CauseStatus(StrEnum):
+    current = "current"
+    corrected = "corrected"
+    voided = "voided"
+
+
+class Alert(SQLModel, table=True):
+    """One condition of one participant, raised once and joined by repeats while it is open."""
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        # folding looks up the open alert of a participant for one condition
+        Index("ix_alert_participant_id_fold_key_status", "participant_id", "fold_key", "status"),
+        Index("ix_alert_status_created_at", "status", "created_at"),
+    )
+
+    id: uuid.UUID = uuid_pk()
+    participant_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
+    study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
+    site_id: uuid.UUID = Field(foreign_key="site.id")
+    kind: str = Field(max_length=60)
+    category: str = Field(sa_type=String(20))
+    severity: str = Field(sa_type=String(10))
+    status: str = Field(default=AlertStatus.open, sa_type=String(14))
+    rule: str = Field(max_length=60)
+    protocol_version: int
+    fold_key: str = Field(max_length=120)
+    occurrences: int = Field(default=1)
+    # evidence and context of the condition (the readings, days, numbers); never arm information
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
+    cause_changed: bool = Field(default=False)
+    first_occurred_at: datetime = utc_column()
+    last_occurred_at: datetime = utc_column()
+    acknowledged_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
+    acknowledged_at: datetime | None = utc_column(nullable=True)
+    resolved_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
+    resolved_at: datetime | None = utc_column(nullable=True)
+    resolution_note: str | None = Field(default=None, max_length=2000)
+    decision: str | None = Field(default=None, sa_type=String(24))
+    decision_note: str | None = Field(default=None, max_length=2000)
+    decided_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
+    decided_at: datetime | None = utc_column(nullable=True)
+    created_at: datetime = created_at()
+    updated_at: datetime = utc_column(default_now=True)
+
+
+class AlertEntry(SQLModel, table=True):
+    """A diary entry that caused (or joined) an alert; a voided or corrected cause is marked, never removed."""
+
+    __tablename__ = "alert_entry"
+
+    alert_id: uuid.UUID = Field(foreign_key="alert.id", primary_key=True)
+    entry_id: uuid.UUID = Field(foreign_key="diary_entry.id", primary_key=True, index=True)
+    entry_version: int
+    cause_status: str = Field(default=CauseStatus.current, sa_type=String(10))
+    linked_at: datetime = created_at()

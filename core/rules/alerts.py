@@ -1,0 +1,180 @@
+"""Alerts: raise one, or fold a repeat into the open one; record changed causes; queue the clinicians' messages."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from core import clock, outbox
+from core.models.alerts import Alert, AlertCategory, AlertEntry, AlertStatus, CauseStatus, Severity
+from core.models.people import Role
+from core.models.study import Participant, StaffAssignment
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One alertable condition of one participant, as a rule found it."""
+
+    kind: str
+    category: AlertCategory
+    severity: Severity
+    rule: str
+    fold_key: str
+    entry_ids: tuple[uuid.UUID, ...]
+    details: dict[str, Any]
+
+
+HIGH_PRIORITY = frozenset({Severity.urgent, Severity.critical})
+
+
+async def clinician_ids(*, session: AsyncSession, participant: Participant) -> list[uuid.UUID]:
+    """The clinicians of the participant's site (and study-wide clinicians of its study)."""
+    result = await session.execute(
+        select(StaffAssignment.user_id)
+        .where(
+            col(StaffAssignment.role) == Role.clinician.value,
+            col(StaffAssignment.study_id) == participant.study_id,
+            or_(
+                col(StaffAssignment.site_id) == participant.site_id,
+                col(StaffAssignment.site_id).is_(None),
+            ),
+        )
+        .distinct()
+    )
+    return list(result.scalars())
+
+
+async def _link(session: AsyncSession, alert: Alert, entry_id: uuid.UUID, version: int) -> bool:
+    """Link the entry to the alert; False when it was linked already (then it is current again)."""
+    existing = await session.get(AlertEntry, (alert.id, entry_id))
+    if existing is not None:
+        existing.entry_version = version
+        existing.cause_status = CauseStatus.current
+        return False
+    session.add(AlertEntry(alert_id=alert.id, entry_id=entry_id, entry_version=version))
+    return True
+
+
+async def raise_or_join(
+    *,
+    session: AsyncSession,
+    participant: Participant,
+    condition: Condition,
+    protocol_version: int,
+    fold_hours: int,
+    occurred_at: datetime,
+    trigger: tuple[uuid.UUID, int],
+) -> Alert:
+    """The open alert of this condition gains an occurrence if it is recent enough; otherwise a new alert
+    is raised and a message queued for each clinician of the participant's site, in this transaction."""
+    now = clock.now()
+    alert: Alert | None = None
+    if fold_hours > 0:
+        alert = (
+            await session.execute(
+                select(Alert)
+                .where(
+                    col(Alert.participant_id) == participant.id,
+                    col(Alert.fold_key) == condition.fold_key,
+                    col(Alert.status) == AlertStatus.open.value,
+                    col(Alert.last_occurred_at) >= occurred_at - timedelta(hours=fold_hours),
+                )
+                .order_by(col(Alert.created_at).desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+    trigger_id, trigger_version = trigger
+    if alert is not None:
+        if await _link(session, alert, trigger_id, trigger_version):
+            alert.occurrences += 1
+        for entry_id in condition.entry_ids:
+            if entry_id != trigger_id and await session.get(AlertEntry, (alert.id, entry_id)) is None:
+                session.add(AlertEntry(alert_id=alert.id, entry_id=entry_id, entry_version=0))
+        alert.last_occurred_at = max(alert.last_occurred_at, occurred_at)
+        if condition.category is AlertCategory.dose_review:
+            alert.details = {**condition.details, "cause_changes": alert.details.get("cause_changes", [])}
+        alert.updated_at = now
+        await session.flush()
+        return alert
+    alert = Alert(
+        participant_id=participant.id,
+        study_id=participant.study_id,
+        site_id=participant.site_id,
+        kind=condition.kind,
+        category=condition.category,
+        severity=condition.severity,
+        rule=condition.rule,
+        protocol_version=protocol_version,
+        fold_key=condition.fold_key,
+        details=condition.details,
+        first_occurred_at=occurred_at,
+        last_occurred_at=occurred_at,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(alert)
+    await session.flush()
+    session.add(AlertEntry(alert_id=alert.id, entry_id=trigger_id, entry_version=trigger_version))
+    for entry_id in condition.entry_ids:
+        if entry_id != trigger_id:
+            # evidence entries (earlier days of a pattern): version 0 means "as it stood then"
+            session.add(AlertEntry(alert_id=alert.id, entry_id=entry_id, entry_version=0))
+    await session.flush()
+    await _notify_clinicians(session=session, participant=participant, alert=alert)
+    return alert
+
+
+async def _notify_clinicians(*, session: AsyncSession, participant: Participant, alert: Alert) -> None:
+    payload = {
+        "alert_id": str(alert.id),
+        "kind": alert.kind,
+        "category": alert.category,
+        "severity": alert.severity,
+        "rule": alert.rule,
+        "participant_id": str(participant.id),
+        "subject_code": participant.subject_code,
+        "protocol_version": alert.protocol_version,
+    }
+    priority = "high" if Severity(alert.severity) in HIGH_PRIORITY else "normal"
+    for user_id in await clinician_ids(session=session, participant=participant):
+        await outbox.enqueue(
+            session,
+            recipient_user_id=user_id,
+            kind="alert.raised",
+            payload=payload,
+            dedup_key=f"alert.raised:{alert.id}:{user_id}",
+            priority=priority,
+        )
+
+
+async def record_cause_change(
+    *, session: AsyncSession, entry_id: uuid.UUID, version: int, voided: bool
+) -> list[uuid.UUID]:
+    """A voided or corrected entry that caused unresolved alerts: each alert says so and stays for a clinician."""
+    rows = (
+        await session.execute(
+            select(Alert, AlertEntry)
+            .join(AlertEntry, col(AlertEntry.alert_id) == col(Alert.id))
+            .where(col(AlertEntry.entry_id) == entry_id, col(Alert.status) != AlertStatus.resolved.value)
+        )
+    ).all()
+    now = clock.now()
+    change = CauseStatus.voided if voided else CauseStatus.corrected
+    for alert, link in rows:
+        link.cause_status = change
+        alert.cause_changed = True
+        changes = [
+            *alert.details.get("cause_changes", []),
+            {"entry_id": str(entry_id), "change": change.value, "version": version, "at": now.isoformat()},
+        ]
+        alert.details = {**alert.details, "cause_changes": changes}
+        alert.updated_at = now
+    if rows:
+        await session.flush()
+    return [alert.id for alert, _ in rows]

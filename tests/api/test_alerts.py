@@ -1,0 +1,234 @@
+"""The alert inbox over HTTP: scope, filters, pages, lifecycle, dose-review decisions, audit and blinding."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from core.models.auth import AuditEvent
+from core.models.people import Role
+from tests.core.rules.diary_rows import create_alert
+from tests.factories import (
+    auth_headers,
+    create_guardian,
+    create_participant,
+    create_staff,
+    create_study,
+    entries_path,
+    entry_body,
+    participant_user,
+)
+
+ALERTS = "/api/v1/alerts"
+ARM_KEYS = {"arm", "arm_id", "arm_code", "arms"}
+
+
+def arm_keys(document: Any) -> set[str]:
+    if isinstance(document, dict):
+        found = ARM_KEYS & set(document)
+        for value in document.values():
+            found |= arm_keys(value)
+        return found
+    if isinstance(document, list):
+        return set().union(*(arm_keys(v) for v in document)) if document else set()
+    return set()
+
+
+async def setting(session: AsyncSession) -> dict[str, Any]:
+    study = await create_study(session)
+    s1 = await create_participant(session, study, site_code="S1")
+    s2 = await create_participant(session, study, site_code="S2")
+    return {
+        "study": study,
+        "s1": s1,
+        "s2": s2,
+        "clinician": await create_staff(session, study, Role.clinician),
+        "coordinator": await create_staff(session, study, Role.coordinator, site_codes=None),
+        "s2_clinician": await create_staff(session, study, Role.clinician, site_codes=("S2",)),
+    }
+
+
+async def test_clinicians_see_only_their_sites_alerts(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await setting(session)
+    mine = await create_alert(session, w["s1"])
+    theirs = await create_alert(
+        session, w["s2"], kind="hypoglycemia_level_2", category="safety", severity="urgent"
+    )
+    other_study = await create_study(session)
+    await create_alert(session, await create_participant(session, other_study))
+
+    async def ids(user: Any, **params: str) -> list[str]:
+        response = await client.get(ALERTS, params=params, headers=auth_headers(user))
+        assert response.status_code == 200, response.text
+        assert arm_keys(response.json()) == set()
+        return [a["id"] for a in response.json()["items"]]
+
+    assert await ids(w["clinician"]) == [str(mine.id)]
+    assert await ids(w["s2_clinician"]) == [str(theirs.id)]
+    assert sorted(await ids(w["coordinator"])) == sorted([str(mine.id), str(theirs.id)])
+    # naming another site's participant does not widen the scope
+    assert await ids(w["clinician"], participant_id=str(w["s2"].id)) == []
+
+
+async def test_participant_side_and_statistician_are_refused(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await setting(session)
+    guardian = await create_guardian(session, w["s1"])
+    statistician = await create_staff(session, w["study"], Role.statistician, site_codes=None)
+    for user in (await participant_user(session, w["s1"]), guardian, statistician):
+        assert (await client.get(ALERTS, headers=auth_headers(user))).status_code == 403
+    assert (await client.get(ALERTS)).status_code == 401
+
+
+async def test_filters_and_pages(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    w = await setting(session)
+    made = [await create_alert(session, w["s1"]) for _ in range(3)]
+    low = await create_alert(
+        session, w["s1"], kind="hypoglycemia_level_1", category="safety", severity="warning"
+    )
+    done = await create_alert(session, w["s1"], status="resolved")
+    headers = auth_headers(w["clinician"])
+    by_kind = (await client.get(ALERTS, params={"kind": "hypoglycemia_level_1"}, headers=headers)).json()
+    assert [a["id"] for a in by_kind["items"]] == [str(low.id)]
+    resolved = (await client.get(ALERTS, params={"status": "resolved"}, headers=headers)).json()
+    assert [a["id"] for a in resolved["items"]] == [str(done.id)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"status": "open", "limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(ALERTS, params=params, headers=headers)).json()
+        seen += [a["id"] for a in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(str(a.id) for a in [*made, low])
+    bad = await client.get(ALERTS, params={"status": "closed"}, headers=headers)
+    assert bad.status_code == 422 and bad.json()["fields"][0]["path"].endswith("status")
+
+
+async def test_acknowledge_then_resolve(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    w = await setting(session)
+    alert = await create_alert(
+        session, w["s1"], kind="hypoglycemia_level_2", category="safety", severity="urgent"
+    )
+    # a refused request rolls the shared test session back, expiring loaded rows: keep plain ids
+    alert_id, clinician_id = alert.id, w["clinician"].id
+    headers = auth_headers(w["clinician"])
+    acked = await client.post(f"{ALERTS}/{alert_id}/acknowledge", headers=headers)
+    assert acked.status_code == 200, acked.text
+    body = acked.json()
+    assert (body["status"], body["acknowledged_by"]) == ("acknowledged", str(clinician_id))
+    assert arm_keys(body) == set()
+    missing_note = await client.post(f"{ALERTS}/{alert_id}/resolve", json={"note": ""}, headers=headers)
+    assert missing_note.status_code == 422
+    resolved = await client.post(
+        f"{ALERTS}/{alert_id}/resolve", json={"note": "Juice taken, 98 at recheck."}, headers=headers
+    )
+    assert resolved.status_code == 200
+    assert (resolved.json()["status"], resolved.json()["resolution_note"]) == (
+        "resolved",
+        "Juice taken, 98 at recheck.",
+    )
+    assert (await client.post(f"{ALERTS}/{alert_id}/acknowledge", headers=headers)).status_code == 409
+    assert (
+        await client.post(f"{ALERTS}/{alert_id}/resolve", json={"note": "again"}, headers=headers)
+    ).status_code == 409
+    actions = (
+        (await session.execute(select(AuditEvent.action).where(col(AuditEvent.subject_id) == str(alert_id))))
+        .scalars()
+        .all()
+    )
+    assert sorted(actions) == ["alert.acknowledged", "alert.resolved"]
+
+
+async def test_out_of_scope_or_unknown_alerts_answer_404(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await setting(session)
+    elsewhere = (await create_alert(session, w["s2"])).id
+    headers, coordinator = auth_headers(w["clinician"]), auth_headers(w["coordinator"])
+    for path, body in (
+        ("acknowledge", None),
+        ("resolve", {"note": "x"}),
+        ("decision", {"decision": "no_change", "note": "x"}),
+    ):
+        for alert_id in (elsewhere, uuid.uuid4()):
+            response = await client.post(f"{ALERTS}/{alert_id}/{path}", json=body, headers=headers)
+            assert response.status_code == 404, (path, response.text)
+            assert response.json()["error"] == "not_found"
+    assert (await client.post(f"{ALERTS}/{elsewhere}/acknowledge", headers=coordinator)).status_code == 403
+
+
+async def test_dose_review_decision_is_recorded_audited_and_only_for_suggestions(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await setting(session)
+    review = (await create_alert(session, w["s1"])).id
+    safety = (
+        await create_alert(
+            session, w["s1"], kind="hypoglycemia_level_1", category="safety", severity="warning"
+        )
+    ).id
+    clinician_id = w["clinician"].id
+    headers = auth_headers(w["clinician"])
+    decision = {"decision": "increase", "note": "Basal +1 IU discussed at the visit."}
+    refused = await client.post(f"{ALERTS}/{safety}/decision", json=decision, headers=headers)
+    assert refused.status_code == 409
+    bad = await client.post(
+        f"{ALERTS}/{review}/decision", json={"decision": "double", "note": "x"}, headers=headers
+    )
+    assert bad.status_code == 422 and bad.json()["fields"][0]["path"] == "decision"
+    done = await client.post(f"{ALERTS}/{review}/decision", json=decision, headers=headers)
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert (body["decision"], body["decision_note"], body["decided_by"], body["status"]) == (
+        "increase",
+        "Basal +1 IU discussed at the visit.",
+        str(clinician_id),
+        "resolved",
+    )
+    assert arm_keys(body) == set()
+    again = await client.post(f"{ALERTS}/{review}/decision", json=decision, headers=headers)
+    assert again.status_code == 409
+    [event] = (
+        (
+            await session.execute(
+                select(AuditEvent).where(col(AuditEvent.action) == "alert.dose_review_decided")
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert (
+        event.actor_id == clinician_id and event.after is not None and event.after["decision"] == "increase"
+    )
+
+
+async def test_a_low_reading_posted_by_the_participant_reaches_the_clinician(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await setting(session)
+    phone = auth_headers(await participant_user(session, w["s1"]))
+    posted = await client.post(
+        entries_path(w["s1"]),
+        json=entry_body("glucose", value=2.9, unit="mmol/L", context="random"),
+        headers=phone,
+    )
+    assert posted.status_code == 201, posted.text
+    entry = posted.json()
+    assert entry["flags"] == ["hypoglycemia_level_2"]
+    assert len(entry["alerts"]) == 2  # the level 2 alert and the reduction review
+    inbox = (await client.get(ALERTS, headers=auth_headers(w["clinician"]))).json()["items"]
+    assert {a["id"] for a in inbox} == set(entry["alerts"])
+    assert {a["kind"] for a in inbox} == {"hypoglycemia_level_2", "dose_review_reduction"}
+    assert all(a["entry_ids"] == [entry["id"]] and a["subject_code"] == w["s1"].subject_code for a in inbox)
+    # the participant never sees the clinicians' inbox
+    assert (await client.get(ALERTS, headers=phone)).status_code == 403

@@ -1,0 +1,96 @@
+"""Writes diary rows the way the diary service does (row flushed, rules run, flags stored), for rule tests."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import clock
+from core.diary.localtime import local_date, offset_minutes
+from core.models.alerts import Alert
+from core.models.diary import DiaryEntry
+from core.models.study import Participant
+from core.rules import service as rules_service
+
+_seq = itertools.count(1)
+
+
+async def write(
+    session: AsyncSession, participant: Participant, kind: str, at: datetime, **data: Any
+) -> tuple[DiaryEntry, rules_service.RuleOutcome]:
+    """A new entry of `kind` at the aware local time `at` with fields `data`, evaluated like the diary does."""
+    occurred = at.astimezone(UTC)
+    offset = offset_minutes(at)
+    row = DiaryEntry(
+        id=uuid.uuid4(),
+        participant_id=participant.id,
+        kind=kind,
+        occurred_at=occurred,
+        utc_offset_minutes=offset,
+        local_date=local_date(occurred, offset),
+        received_at=occurred,
+        updated_at=occurred,
+        recorded_by_user_id=participant.user_id,
+        recorded_by_role="participant",
+        relationship="self",
+        data=data,
+        body_hash="x" * 64,
+        change_seq=next(_seq),
+    )
+    session.add(row)
+    await session.flush()
+    outcome = await rules_service.evaluate_entry(session=session, participant=participant, entry=row)
+    row.flags = outcome.flags
+    row.alert_ids = [str(a) for a in outcome.alert_ids]
+    await session.flush()
+    return row, outcome
+
+
+async def change(
+    session: AsyncSession, participant: Participant, row: DiaryEntry, *, void: bool = False, **data: Any
+) -> rules_service.RuleOutcome:
+    """An edit (new field values) or a void of `row`, evaluated with the previous version's snapshot."""
+    previous = {"version": row.version, "data": dict(row.data), "flags": list(row.flags)}
+    row.version += 1
+    row.change_seq = next(_seq)
+    if void:
+        row.voided = True
+    else:
+        row.data = {**row.data, **data}
+    await session.flush()
+    outcome = await rules_service.evaluate_entry(
+        session=session, participant=participant, entry=row, previous=previous
+    )
+    row.flags = outcome.flags
+    await session.flush()
+    return outcome
+
+
+async def create_alert(session: AsyncSession, participant: Participant, **overrides: Any) -> Alert:
+    """An open alert of `participant` (a dose-review suggestion unless overridden), flushed."""
+    now = clock.now()
+    values: dict[str, Any] = {
+        "participant_id": participant.id,
+        "study_id": participant.study_id,
+        "site_id": participant.site_id,
+        "kind": "dose_review_basal_increase",
+        "category": "dose_review",
+        "severity": "info",
+        "rule": "dose_review.basal_increase",
+        "protocol_version": 1,
+        "fold_key": "dose_review_basal_increase",
+        "details": {"suggestion": "Review an increase of basal insulin."},
+        "first_occurred_at": now,
+        "last_occurred_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    values.update(overrides)
+    alert = Alert(**values)
+    session.add(alert)
+    await session.flush()
+    return alert

@@ -1,0 +1,350 @@
+"""The rules on the database: flags from the diary's context, alerts raised and folded, messages queued,
+voided causes recorded, dose-review suggestions from real rows, and one transaction for all of it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import col
+
+from core import clock
+from core.config import get_settings
+from core.models.alerts import Alert, AlertEntry
+from core.models.diary import DiaryEntry
+from core.models.outbox import OutboxMessage
+from core.models.people import Role
+from core.models.study import Participant, Study
+from tests.core.rules.diary_rows import change, write
+from tests.factories import create_participant, create_staff, create_study
+
+TZ = ZoneInfo("Europe/Ljubljana")
+
+
+def local(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=TZ)
+
+
+@pytest.fixture(autouse=True)
+def _clock() -> None:
+    clock.set_now(datetime(2026, 4, 1, 12, tzinfo=ZoneInfo("UTC")))
+
+
+async def world(session: AsyncSession) -> tuple[Study, Participant]:
+    study = await create_study(session)
+    return study, await create_participant(session, study)
+
+
+async def alerts_of(session: AsyncSession, participant: Participant) -> list[Alert]:
+    rows = await session.execute(
+        select(Alert).where(col(Alert.participant_id) == participant.id).order_by(col(Alert.created_at))
+    )
+    return list(rows.scalars())
+
+
+async def test_five_low_readings_in_an_hour_make_one_alert_with_five_occurrences(
+    session: AsyncSession,
+) -> None:
+    study, participant = await world(session)
+    s1_clinicians = [await create_staff(session, study, Role.clinician) for _ in range(2)]
+    study_wide = await create_staff(session, study, Role.clinician, site_codes=None)
+    await create_staff(session, study, Role.clinician, site_codes=("S2",))
+    await create_staff(session, study, Role.coordinator)
+    ids = set()
+    for minute, value in zip((0, 15, 30, 45, 59), (65, 62, 66, 68, 67), strict=True):
+        row, outcome = await write(
+            session,
+            participant,
+            "glucose",
+            local(10, 15, minute),
+            value=value,
+            unit="mg/dL",
+            context="random",
+        )
+        assert row.flags == ["hypoglycemia_level_1"]
+        ids |= set(outcome.alert_ids)
+    safety = [a for a in await alerts_of(session, participant) if a.kind == "hypoglycemia_level_1"]
+    assert len(safety) == 1 and ids >= {safety[0].id}
+    alert = safety[0]
+    assert (alert.occurrences, alert.severity, alert.status, alert.protocol_version) == (
+        5,
+        "warning",
+        "open",
+        1,
+    )
+    links = (
+        (await session.execute(select(AlertEntry).where(col(AlertEntry.alert_id) == alert.id)))
+        .scalars()
+        .all()
+    )
+    assert len(links) == 5
+    messages = (
+        (
+            await session.execute(
+                select(OutboxMessage).where(
+                    col(OutboxMessage.payload)["alert_id"].as_string() == str(alert.id)
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    # one message per clinician of the participant's site (two at S1 and one study-wide), raised once only
+    assert sorted(m.recipient_user_id for m in messages) == sorted(
+        [u.id for u in s1_clinicians] + [study_wide.id]
+    )
+    assert {m.kind for m in messages} == {"alert.raised"}
+    assert "arm" not in str(messages[0].payload)
+
+
+async def test_a_repeat_after_the_fold_window_raises_a_new_alert(session: AsyncSession) -> None:
+    _, participant = await world(session)
+    await write(session, participant, "glucose", local(10, 8), value=50, unit="mg/dL", context="random")
+    # 24 h fold window: 25 hours later it is a new alert
+    await write(session, participant, "glucose", local(11, 9), value=52, unit="mg/dL", context="random")
+    level2 = [a for a in await alerts_of(session, participant) if a.kind == "hypoglycemia_level_2"]
+    assert [(a.severity, a.occurrences) for a in level2] == [("urgent", 1), ("urgent", 1)]
+
+
+async def test_an_acknowledged_alert_is_not_joined(session: AsyncSession) -> None:
+    _, participant = await world(session)
+    _, first = await write(
+        session, participant, "glucose", local(10, 8), value=50, unit="mg/dL", context="random"
+    )
+    alert = await session.get(Alert, first.alert_ids[0])
+    assert alert is not None
+    alert.status = "acknowledged"
+    await session.flush()
+    _, second = await write(
+        session, participant, "glucose", local(10, 9), value=51, unit="mg/dL", context="random"
+    )
+    assert alert.id not in second.alert_ids
+
+
+@pytest.mark.parametrize(
+    ("data", "kind", "severity"),
+    [
+        ({"illness_type": "respiratory", "severity": "mild"}, "illness_reported", "info"),
+        # ketones 1.4 raised but below the urgent 1.5: information only; 1.5 urgent; 2.9 urgent; 3.0 critical
+        (
+            {"illness_type": "fever", "severity": "moderate", "ketones_mmol_l": 1.4},
+            "illness_reported",
+            "info",
+        ),
+        ({"illness_type": "fever", "severity": "moderate", "ketones_mmol_l": 1.5}, "ketones_high", "urgent"),
+        (
+            {"illness_type": "gastrointestinal", "severity": "severe", "ketones_mmol_l": 2.9},
+            "ketones_high",
+            "urgent",
+        ),
+        (
+            {"illness_type": "gastrointestinal", "severity": "severe", "ketones_mmol_l": 3.0},
+            "ketones_critical",
+            "critical",
+        ),
+        (
+            {"illness_type": "other", "severity": "severe", "hospital_visit": True},
+            "illness_hospital_visit",
+            "critical",
+        ),
+    ],
+)
+async def test_illness_alerts(
+    session: AsyncSession, data: dict[str, object], kind: str, severity: str
+) -> None:
+    _, participant = await world(session)
+    row, outcome = await write(session, participant, "illness", local(12, 9), **data)
+    assert row.flags == []
+    [alert] = await alerts_of(session, participant)
+    assert (alert.kind, alert.severity, alert.category) == (kind, severity, "safety")
+    assert outcome.alert_ids == [alert.id]
+
+
+async def test_a_severe_self_report_raises_a_critical_alert_and_a_review(session: AsyncSession) -> None:
+    _, participant = await world(session)
+    row, _ = await write(
+        session,
+        participant,
+        "hypo_event",
+        local(12, 3),
+        symptoms=True,
+        needed_assistance=True,
+        treatment=["glucagon"],
+        unconscious_or_seizure=False,
+    )
+    assert row.flags == ["severe_hypoglycemia"]
+    kinds = {(a.kind, a.severity) for a in await alerts_of(session, participant)}
+    assert kinds == {("severe_hypoglycemia", "critical"), ("dose_review_reduction", "warning")}
+
+
+async def test_a_child_needing_only_help_is_not_severe(session: AsyncSession) -> None:
+    study = await create_study(session)
+    from datetime import date
+
+    child = await create_participant(session, study, birth_date=date(2016, 5, 1))
+    row, _ = await write(
+        session,
+        child,
+        "hypo_event",
+        local(12, 3),
+        symptoms=True,
+        needed_assistance=True,
+        treatment=["oral_carbohydrate"],
+        unconscious_or_seizure=False,
+    )
+    assert row.flags == []
+
+
+async def test_a_meal_logged_before_a_fasting_reading_makes_it_not_fasting(session: AsyncSession) -> None:
+    _, participant = await world(session)
+    await write(session, participant, "meal", local(12, 1), meal_type="snack", carbs_g=20)
+    # 7 h after the snack: not fasting; a reading at 140 is not judged "above range"
+    row, _ = await write(
+        session, participant, "glucose", local(12, 8), value=140, unit="mg/dL", context="fasting"
+    )
+    assert row.flags == ["fasting_after_meal"]
+    # 9 h after it: fasting, and above range (> 110)
+    row, _ = await write(
+        session, participant, "glucose", local(12, 10), value=140, unit="mg/dL", context="fasting"
+    )
+    assert row.flags == ["fasting_above_range"]
+
+
+async def test_postprandial_timing_comes_from_the_linked_meal(session: AsyncSession) -> None:
+    _, participant = await world(session)
+    meal, _ = await write(session, participant, "meal", local(12, 12), meal_type="lunch")
+    # 30 min after the linked meal: mis-timed, not judged against the 140 limit
+    row, _ = await write(
+        session,
+        participant,
+        "glucose",
+        local(12, 12, 30),
+        value=170,
+        unit="mg/dL",
+        context="postprandial",
+        meal_id=str(meal.id),
+    )
+    assert row.flags == ["postprandial_mistimed"]
+    # 2 h after it (logged meal, no link): judged: 7.8 mmol/L is at the limit
+    row, _ = await write(
+        session, participant, "glucose", local(12, 14), value=7.8, unit="mmol/L", context="postprandial"
+    )
+    assert row.flags == ["postprandial_above_limit"]
+
+
+async def test_voiding_the_cause_marks_the_alert_which_stays_open(session: AsyncSession) -> None:
+    _, participant = await world(session)
+    row, _outcome = await write(
+        session, participant, "glucose", local(12, 8), value=50, unit="mg/dL", context="random"
+    )
+    level2 = next(a for a in await alerts_of(session, participant) if a.kind == "hypoglycemia_level_2")
+    voided = await change(session, participant, row, void=True)
+    assert level2.id in voided.alert_ids
+    await session.refresh(level2)
+    assert (level2.status, level2.cause_changed) == ("open", True)
+    assert level2.details["cause_changes"][0]["change"] == "voided"
+    link = await session.get(AlertEntry, (level2.id, row.id))
+    assert link is not None and link.cause_status == "voided"
+
+
+async def test_a_corrected_value_is_recorded_on_the_alert(session: AsyncSession) -> None:
+    _, participant = await world(session)
+    row, _ = await write(
+        session, participant, "glucose", local(12, 8), value=50, unit="mg/dL", context="random"
+    )
+    outcome = await change(session, participant, row, value=150)
+    assert outcome.flags == []
+    level2 = next(a for a in await alerts_of(session, participant) if a.kind == "hypoglycemia_level_2")
+    await session.refresh(level2)
+    assert level2.cause_changed and level2.status == "open"
+    assert level2.details["cause_changes"][0]["change"] == "corrected"
+
+
+async def test_three_high_fasting_days_across_dst_raise_one_basal_review(session: AsyncSession) -> None:
+    _, participant = await world(session)
+    # 28, 29 (the DST change) and 30 March at 00:30 local; nothing low
+    for day, value in ((28, 130), (29, 140), (30, 150)):
+        await write(
+            session, participant, "glucose", local(day, 0, 30), value=value, unit="mg/dL", context="fasting"
+        )
+    [review] = [a for a in await alerts_of(session, participant) if a.category == "dose_review"]
+    assert review.kind == "dose_review_basal_increase"
+    assert review.details["numbers"]["mean_fasting_mg_dl"] == 140.0
+    assert [r["local_date"] for r in review.details["readings"]] == ["2026-03-28", "2026-03-29", "2026-03-30"]
+    links = (
+        (await session.execute(select(AlertEntry).where(col(AlertEntry.alert_id) == review.id)))
+        .scalars()
+        .all()
+    )
+    assert len(links) == 3
+
+
+async def test_the_same_meal_high_on_three_days_raises_a_bolus_review(session: AsyncSession) -> None:
+    _, participant = await world(session)
+    for day in (4, 6, 9):
+        await write(session, participant, "meal", local(day, 19), meal_type="dinner", carbs_g=60)
+        await write(
+            session,
+            participant,
+            "glucose",
+            local(day, 20, 30),
+            value=9.0,
+            unit="mmol/L",
+            context="postprandial",
+        )
+    [review] = [a for a in await alerts_of(session, participant) if a.category == "dose_review"]
+    assert review.kind == "dose_review_meal_bolus"
+    assert review.details["numbers"]["meal_type"] == "dinner"
+
+
+async def test_with_rules_switched_off_nothing_is_judged(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, participant = await world(session)
+    monkeypatch.setattr(get_settings().rules, "enabled", False)
+    row, outcome = await write(
+        session, participant, "glucose", local(12, 8), value=40, unit="mg/dL", context="random"
+    )
+    assert (row.flags, outcome.alert_ids) == ([], [])
+
+
+async def _counts(session: AsyncSession, participant_id: object) -> tuple[int, int, int]:
+    entries = await session.scalar(
+        select(func.count()).select_from(DiaryEntry).where(col(DiaryEntry.participant_id) == participant_id)
+    )
+    alerts = await session.scalar(
+        select(func.count()).select_from(Alert).where(col(Alert.participant_id) == participant_id)
+    )
+    messages = await session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(col(OutboxMessage.payload)["participant_id"].as_string() == str(participant_id))
+    )
+    return int(entries or 0), int(alerts or 0), int(messages or 0)
+
+
+async def test_a_failed_transaction_leaves_no_entry_alert_or_message(
+    engine: AsyncEngine, committing_app: object
+) -> None:
+    # committing_app only empties the tables afterwards; the sessions here are real and commit for real
+    async with AsyncSession(engine, expire_on_commit=False) as setup:
+        study, participant = await world(setup)
+        await create_staff(setup, study, Role.clinician)
+        await setup.commit()
+    async with AsyncSession(engine, expire_on_commit=False) as failing:
+        _, outcome = await write(
+            failing, participant, "glucose", local(12, 8), value=45, unit="mg/dL", context="random"
+        )
+        assert outcome.alert_ids  # raised inside the transaction ...
+        await failing.rollback()  # ... which then fails
+    async with AsyncSession(engine) as check:
+        assert await _counts(check, participant.id) == (0, 0, 0)
+    async with AsyncSession(engine, expire_on_commit=False) as working:
+        await write(working, participant, "glucose", local(12, 9), value=45, unit="mg/dL", context="random")
+        await working.commit()
+    async with AsyncSession(engine) as check:
+        # one entry; a level 2 alert and a reduction review; one message for each (one clinician)
+        assert await _counts(check, participant.id) == (1, 2, 2)
