@@ -60,6 +60,8 @@ def in_range(
     )
 
     def check(value: float) -> float:
+        if value is None:  # an optional field sent as null
+            return value
         if (value <= low if low_open else value < low) or value > high:
             raise PydanticCustomError(
                 "out_of_range",

@@ -316,3 +316,52 @@ rule("POST", "/api/v1/alerts/{alert_id}/acknowledge", ok={CLINICIAN}, build=_ack
 rule("POST", "/api/v1/alerts/{alert_id}/resolve", ok={CLINICIAN}, build=_resolve)
 rule("POST", "/api/v1/alerts/{alert_id}/decision", ok={CLINICIAN}, build=_decide)
 
+
+
+# ---- diary (diary helper) -----------------------------------------------------------------------------------
+DIARY_WRITERS = frozenset({PARTICIPANT, GUARDIAN, CLINICIAN, COORDINATOR, ADMIN})
+
+
+def _diary_entry(kind: str = "weight") -> dict[str, Any]:
+    from tests.factories import entry_body
+
+    return entry_body(kind=kind)
+
+
+async def _stored_entry(ctx: Ctx) -> str:
+    from core.access import Actor
+    from core.diary import service as diary_service
+
+    entry, _ = await diary_service.record_entry(
+        session=ctx.session,
+        actor=Actor.of(ctx.world.users[ADMIN]),
+        participant=ctx.target,
+        entry_in=_diary_entry("glucose"),
+    )
+    return str(entry["id"])
+
+
+async def _entry_path(ctx: Ctx) -> Call:
+    return Call(path_params={"entry_id": await _stored_entry(ctx)})
+
+
+async def _entry_edit(ctx: Ctx) -> Call:
+    return Call(
+        path_params={"entry_id": await _stored_entry(ctx)},
+        json={"version": 1, "reason": "typed 98, meter said 89", "value": 89},
+    )
+
+
+async def _entry_void(ctx: Ctx) -> Call:
+    return Call(path_params={"entry_id": await _stored_entry(ctx)}, params={"reason": "entered twice"})
+
+
+ENTRIES = "/api/v1/participants/{participant_id}/entries"
+rule("POST", ENTRIES, ok=DIARY_WRITERS, build=lambda _c: Call(json=_diary_entry()))
+rule("POST", f"{ENTRIES}/batch", ok=DIARY_WRITERS, build=lambda _c: Call(json={"entries": [_diary_entry()]}))
+rule("GET", ENTRIES, ok=SIGNED_IN)
+rule("GET", f"{ENTRIES}/{{entry_id}}", ok=SIGNED_IN, build=_entry_path)
+rule("PATCH", f"{ENTRIES}/{{entry_id}}", ok=DIARY_WRITERS, build=_entry_edit)
+rule("DELETE", f"{ENTRIES}/{{entry_id}}", ok=DIARY_WRITERS, build=_entry_void)
+rule("GET", f"{ENTRIES}/{{entry_id}}/history", ok=SIGNED_IN, build=_entry_path)
+rule("GET", "/api/v1/participants/{participant_id}/changes", ok=SIGNED_IN)
