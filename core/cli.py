@@ -119,7 +119,7 @@ def demo() -> None:
     typer.echo("Demo data loaded." if created else "Demo data already present.")
     typer.echo("Demo logins (POST /api/v1/auth/token with username and password):")
     for login in logins:
-        typer.echo(f"  {login.role:<13} {login.email:<40} {login.password}  {login.note}".rstrip())
+        typer.echo(f"  {login.role:<13} {login.email:<36} {login.password:<30} {login.note}".rstrip())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,20 @@
+"""The demo data a newcomer sees after `make run`: the blinded MSCT1DM study, its people, and their logins."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.demo.people import LOGINS, DemoLogin, DemoPeople, demo_present, load_people
+
+__all__ = ["LOGINS", "DemoLogin", "DemoPeople", "load_demo", "load_people"]
+
+
+async def load_demo(*, session: AsyncSession) -> tuple[bool, list[DemoLogin]]:
+    """Create the demo data unless it is there already; returns (created, logins). Printing is the CLI's job."""
+    if await demo_present(session=session):
+        return False, LOGINS
+    people = await load_people(session=session)
+    # Further demo layers go here, each given `people` (e.g. the diary history over the last 90 days):
+    #     await demo_diary.load_diary(session=session, people=people)
+    del people
+    return True, LOGINS
