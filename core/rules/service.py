@@ -192,6 +192,47 @@ def dose_review_conditions(
     return found
 
 
+# Fields of an entry's snapshot that are not what the rules judge (who, when received, the rules' own output).
+_NOT_JUDGED = frozenset(
+    {
+        "id",
+        "kind",
+        "participant_id",
+        "occurred_at",
+        "utc_offset_minutes",
+        "local_date",
+        "entered_at",
+        "note",
+        "version",
+        "recorded_by",
+        "received_at",
+        "updated_at",
+        "source_app",
+        "source_app_version",
+        "late",
+        "voided",
+        "void_reason",
+        "flags",
+        "alerts",
+        "value_mg_dl",
+    }
+)
+
+
+def cause_changed(entry: DiaryEntryLike, previous: dict[str, Any]) -> bool:
+    """Did a void or an edit change what the rules judged (a field of the kind, or the time)? A corrected
+    note or device time is not a changed cause."""
+    if entry.voided:
+        return True
+    fields = (set(previous) - _NOT_JUDGED) | set(entry.data)
+    if any(previous.get(name) != entry.data.get(name) for name in fields):
+        return True
+    before = previous.get("occurred_at")
+    if isinstance(before, str):
+        return datetime.fromisoformat(before.replace("Z", "+00:00")) != entry.occurred_at
+    return False
+
+
 async def evaluate_entry(
     *,
     session: AsyncSession,
@@ -229,7 +270,7 @@ async def _evaluate(
     conditions: list[list[alerts.Condition]] = [[] for _ in entries]
     patterned: list[int] = []
     for i, (entry, previous) in enumerate(entries):
-        if previous is not None:
+        if previous is not None and cause_changed(entry, previous):
             outcomes[i].alert_ids += await alerts.record_cause_change(
                 session=session, entry_id=entry.id, version=entry.version, voided=entry.voided
             )

@@ -51,12 +51,28 @@ async def write(
 
 
 async def change(
-    session: AsyncSession, participant: Participant, row: DiaryEntry, *, void: bool = False, **data: Any
+    session: AsyncSession,
+    participant: Participant,
+    row: DiaryEntry,
+    *,
+    void: bool = False,
+    note: str | None = None,
+    **data: Any,
 ) -> rules_service.RuleOutcome:
     """An edit (new field values) or a void of `row`, evaluated with the previous version's snapshot."""
-    previous = {"version": row.version, "data": dict(row.data), "flags": list(row.flags)}
+    # the diary's snapshot shape: the kind's fields at the top level, beside the common ones
+    previous = {
+        **row.data,
+        "id": str(row.id),
+        "occurred_at": row.occurred_at.isoformat().replace("+00:00", "Z"),
+        "note": row.note,
+        "version": row.version,
+        "flags": list(row.flags),
+    }
     row.version += 1
     row.change_seq = next(_seq)
+    if note is not None:
+        row.note = note
     if void:
         row.voided = True
     else:

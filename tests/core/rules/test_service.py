@@ -263,6 +263,19 @@ async def test_a_corrected_value_is_recorded_on_the_alert(session: AsyncSession)
     assert level2.details["cause_changes"][0]["change"] == "corrected"
 
 
+async def test_a_corrected_note_is_not_a_changed_cause(session: AsyncSession) -> None:
+    _, participant = await world(session)
+    row, _ = await write(
+        session, participant, "glucose", local(12, 8), value=50, unit="mg/dL", context="random"
+    )
+    outcome = await change(session, participant, row, note="after football")
+    assert outcome.flags == ["hypoglycemia_level_2"]
+    level2 = next(a for a in await alerts_of(session, participant) if a.kind == "hypoglycemia_level_2")
+    await session.refresh(level2)
+    # the same reading again joins nothing new and changes no cause
+    assert (level2.cause_changed, level2.occurrences) == (False, 1)
+
+
 async def test_three_high_fasting_days_across_dst_raise_one_basal_review(session: AsyncSession) -> None:
     _, participant = await world(session)
     # 28, 29 (the DST change) and 30 March at 00:30 local; nothing low
