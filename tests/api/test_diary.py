@@ -307,3 +307,35 @@ async def test_invalid_entries_name_the_field_the_value_and_the_range(
         base, content=b'{"kind": "glucose",', headers={**headers, "content-type": "application/json"}
     )
     assert malformed.status_code == 400
+
+
+async def test_an_entry_at_2330_counts_on_the_local_day_across_dst(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    from core.diary.localtime import day_bounds
+
+    _, participant, headers = await _participant_and_headers(session)
+    base = entries_path(participant)
+    # Europe/Ljubljana: +01:00 until 2026-03-29 02:00, then +02:00; back to +01:00 on 2026-10-25 03:00
+    evenings = {
+        "2026-03-28T23:30:00+01:00": "2026-03-28",
+        "2026-03-29T23:30:00+02:00": "2026-03-29",
+        "2026-10-24T23:30:00+02:00": "2026-10-24",
+        "2026-10-25T23:30:00+01:00": "2026-10-25",
+    }
+    ids = {}
+    for occurred_at, day in evenings.items():
+        answer = (await client.post(base, json=entry_body(occurred_at=occurred_at), headers=headers)).json()
+        assert answer["local_date"] == day, answer
+        ids[day] = answer["id"]
+    assert (await client.get(f"{base}/{ids['2026-03-29']}", headers=headers)).json()["occurred_at"] == (
+        "2026-03-29T21:30:00Z"
+    )
+    for day in ("2026-03-29", "2026-10-25"):
+        start, end = day_bounds(__import__("datetime").date.fromisoformat(day), "Europe/Ljubljana")
+        listed = await client.get(
+            base, params={"from": start.isoformat(), "to": end.isoformat()}, headers=headers
+        )
+        assert [e["id"] for e in listed.json()["items"]] == [ids[day]]
+    reading = await session.get(GlucoseReading, uuid.UUID(ids["2026-10-25"]))
+    assert reading is not None and str(reading.local_date) == "2026-10-25"

@@ -1,0 +1,57 @@
+"""Local days: an entry counts on the participant's calendar day in the offset it was lived in, across DST."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from core.diary import localtime
+from core.diary.cursor import decode_position, decode_seq, encode_position, encode_seq
+from core.diary.entries import parse_source_app
+from core.diary.units import to_mg_dl
+
+
+def test_late_evening_counts_on_the_local_day_on_both_dst_changes() -> None:
+    # Europe/Ljubljana: summer time starts 2026-03-29 02:00 (+01 -> +02) and ends 2026-10-25 03:00 (+02 -> +01)
+    cases = [
+        (datetime.fromisoformat("2026-03-28T23:30:00+01:00"), date(2026, 3, 28)),
+        (datetime.fromisoformat("2026-03-29T23:30:00+02:00"), date(2026, 3, 29)),
+        (datetime.fromisoformat("2026-10-24T23:30:00+02:00"), date(2026, 10, 24)),
+        (datetime.fromisoformat("2026-10-25T23:30:00+01:00"), date(2026, 10, 25)),
+        # just after midnight local is still the previous day in UTC, and counts on the local day
+        (datetime.fromisoformat("2026-03-30T00:30:00+02:00"), date(2026, 3, 30)),
+        (datetime.fromisoformat("2026-10-26T00:30:00+01:00"), date(2026, 10, 26)),
+    ]
+    for moment, day in cases:
+        utc = moment.astimezone(UTC)
+        assert localtime.local_date(utc, localtime.offset_minutes(moment)) == day
+
+
+def test_local_days_around_dst_are_23_and_25_hours_long() -> None:
+    start, end = localtime.day_bounds(date(2026, 3, 29), "Europe/Ljubljana")
+    assert (start, end) == (
+        datetime(2026, 3, 28, 23, 0, tzinfo=UTC),
+        datetime(2026, 3, 29, 22, 0, tzinfo=UTC),
+    )
+    start, end = localtime.day_bounds(date(2026, 10, 25), "Europe/Ljubljana")
+    assert (end - start).total_seconds() == 25 * 3600
+
+
+def test_canonical_mg_dl() -> None:
+    assert to_mg_dl(5.8, "mmol/L") == 104.493  # 5.8 x 18.016
+    assert to_mg_dl(3.0, "mmol/L") == 54.048
+    assert to_mg_dl(97, "mg/dL") == 97.0
+
+
+def test_cursors_round_trip() -> None:
+    at = datetime(2026, 3, 2, 6, 30, tzinfo=UTC)
+    entry_id = __import__("uuid").uuid4()
+    assert decode_position(encode_position(at, entry_id)) == (at, entry_id)
+    assert decode_seq(encode_seq(42)) == 42
+    assert decode_seq("0") == decode_seq(None) == 0
+
+
+def test_source_app_from_a_user_agent_style_header() -> None:
+    app = parse_source_app("GlucodiaryApp/2.3.1 (iPhone; iOS 17.2)")
+    assert (app.name, app.version) == ("GlucodiaryApp", "2.3.1")
+    assert parse_source_app(None).name is None
+    assert parse_source_app("curl").version is None
