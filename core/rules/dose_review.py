@@ -46,14 +46,50 @@ class HypoReport:
 
 
 @dataclass
+class DaySummary:
+    """One local day of readings, counted (the database sums these per day; tests build them from readings)."""
+
+    fasting_n: int = 0  # valid fasting readings (no meal in the hours before)
+    fasting_above: int = 0
+    fasting_below: int = 0
+    fasting_sum_mg_dl: float = 0.0
+    hypo_n: int = 0
+    level2_n: int = 0
+
+    def add(self, r: Reading) -> None:
+        if r.valid_fasting:
+            self.fasting_n += 1
+            self.fasting_sum_mg_dl += r.value_mg_dl
+            self.fasting_above += c.FASTING_ABOVE in r.flags
+            self.fasting_below += c.FASTING_BELOW in r.flags
+        self.hypo_n += r.is_hypo
+        self.level2_n += c.HYPO_L2 in r.flags
+
+
+@dataclass
 class Window:
-    """What the rules see: readings and self-reported events up to `today` (the trigger's local day)."""
+    """What the rules see up to `today` (the trigger's local day): per-day counts, the readings that matter one
+    by one (lows, postprandial highs, the entries being evaluated), self-reports, illness and exercise days.
+
+    Built from `readings` alone (tests), `summaries` are counted from them; the database fills both itself.
+    """
 
     today: date
     readings: list[Reading] = field(default_factory=list)
     hypo_reports: list[HypoReport] = field(default_factory=list)
     illness_days: dict[date, list[str]] = field(default_factory=dict)
     exercise_days: dict[date, int] = field(default_factory=dict)  # minutes that day
+    summaries: dict[date, DaySummary] | None = None
+
+    def __post_init__(self) -> None:
+        if self.summaries is None:
+            self.summaries = {}
+            for r in self.readings:
+                self.summaries.setdefault(r.local_date, DaySummary()).add(r)
+
+    def day(self, on: date) -> DaySummary:
+        assert self.summaries is not None
+        return self.summaries.get(on) or DaySummary()
 
     def days(self, n: int) -> list[date]:
         """The last `n` local days, oldest first, ending today."""
@@ -76,9 +112,11 @@ class Suggestion:
     fold_key: str
     entry_ids: tuple[uuid.UUID, ...]
     details: dict[str, Any]
+    # days whose fasting readings are the evidence (the database path loads them once the rule fires)
+    evidence_days: tuple[date, ...] = ()
 
 
-def _reading_doc(r: Reading) -> dict[str, Any]:
+def reading_doc(r: Reading) -> dict[str, Any]:
     return {
         "entry_id": str(r.entry_id),
         "occurred_at": r.occurred_at.isoformat(),
@@ -118,12 +156,13 @@ def _suggestion(
     days: list[date],
     numbers: dict[str, Any],
     reports: Iterable[HypoReport] = (),
+    evidence_days: Iterable[date] = (),
 ) -> Suggestion:
     reports = list(reports)
     details = {
         "suggestion": text,
         "days": [d.isoformat() for d in days],
-        "readings": [_reading_doc(r) for r in evidence],
+        "readings": [reading_doc(r) for r in evidence],
         "hypoglycemia_reports": [
             {"entry_id": str(e.entry_id), "local_date": e.local_date.isoformat(), "severe": e.severe}
             for e in reports
@@ -133,23 +172,23 @@ def _suggestion(
         "applied_automatically": False,
     }
     ids = tuple(dict.fromkeys([r.entry_id for r in evidence] + [e.entry_id for e in reports]))
-    return Suggestion(rule, kind, severity, fold_key, ids, details)
+    return Suggestion(rule, kind, severity, fold_key, ids, details, tuple(evidence_days))
 
 
 def basal_increase(window: Window, rules: DoseReviewRules) -> Suggestion | None:
     """Fasting above range on N consecutive local days (illness days do not count) and no hypo in 7 days."""
     n = rules.fasting_high_consecutive_days
     days = window.days(n)
-    evidence: list[Reading] = []
     for day in days:
-        fasting = [r for r in window.readings if r.local_date == day and r.valid_fasting]
-        if not fasting or any(c.FASTING_ABOVE not in r.flags for r in fasting) or day in window.illness_days:
+        summary = window.day(day)
+        if not summary.fasting_n or summary.fasting_above < summary.fasting_n or day in window.illness_days:
             return None
-        evidence += fasting
     lookback = rules.no_hypo_lookback_days
-    if any(r.is_hypo for r in window.in_days(lookback)) or window.reports_in_days(lookback):
+    if any(window.day(d).hypo_n for d in window.days(lookback)) or window.reports_in_days(lookback):
         return None
-    mean = sum(r.value_mg_dl for r in evidence) / len(evidence)
+    count = sum(window.day(d).fasting_n for d in days)
+    mean = sum(window.day(d).fasting_sum_mg_dl for d in days) / count
+    evidence = [r for r in window.readings if r.valid_fasting and r.local_date in days]
     return _suggestion(
         "dose_review.basal_increase",
         "dose_review_basal_increase",
@@ -160,7 +199,13 @@ def basal_increase(window: Window, rules: DoseReviewRules) -> Suggestion | None:
         evidence,
         window,
         window.days(lookback),
-        {"consecutive_days": n, "mean_fasting_mg_dl": round(mean, 1), "hypoglycemia_in_lookback": 0},
+        {
+            "consecutive_days": n,
+            "fasting_readings": count,
+            "mean_fasting_mg_dl": round(mean, 1),
+            "hypoglycemia_in_lookback": 0,
+        },
+        evidence_days=days,
     )
 
 
@@ -216,7 +261,7 @@ def reduction(window: Window, rules: DoseReviewRules, episodes: EpisodeRules) ->
     w = rules.level1_window_days
     readings = window.in_days(w)
     reports = window.reports_in_days(w)
-    level2 = [r for r in readings if c.HYPO_L2 in r.flags]
+    level2 = sum(window.day(d).level2_n for d in window.days(w))
     severe = [e for e in reports if e.severe]
     events = level1_events(readings, reports, episodes)
     if not level2 and not severe and events < rules.level1_events_for_reduction:
@@ -235,7 +280,7 @@ def reduction(window: Window, rules: DoseReviewRules, episodes: EpisodeRules) ->
         window,
         window.days(w),
         {
-            "level2_readings": len(level2),
+            "level2_readings": level2,
             "severe_events": len(severe),
             "level1_events": events,
             "window_days": w,
@@ -249,13 +294,11 @@ def falling_requirement(window: Window, rules: DoseReviewRules) -> Suggestion | 
     n = rules.falling_fasting_days
     days = window.days(n)
     daily: list[float] = []
-    evidence: list[Reading] = []
     for day in days:
-        fasting = [r for r in window.readings if r.local_date == day and r.valid_fasting]
-        if not fasting or any(r.flags & {c.FASTING_ABOVE, c.FASTING_BELOW} for r in fasting):
+        summary = window.day(day)
+        if not summary.fasting_n or summary.fasting_above or summary.fasting_below:
             return None
-        daily.append(sum(r.value_mg_dl for r in fasting) / len(fasting))
-        evidence += fasting
+        daily.append(summary.fasting_sum_mg_dl / summary.fasting_n)
     xs = range(n)
     mean_x, mean_y = (n - 1) / 2, sum(daily) / n
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, daily, strict=True)) / sum(
@@ -264,15 +307,19 @@ def falling_requirement(window: Window, rules: DoseReviewRules) -> Suggestion | 
     if slope >= 0 or daily[-1] >= daily[0]:
         return None
 
-    def hypos(first: date, last: date) -> int:
-        lows = {r.local_date for r in window.readings if r.is_hypo and first <= r.local_date <= last}
+    def hypo_days(first: date, last: date) -> int:
+        span = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        lows = {d for d in span if window.day(d).hypo_n}
         lows |= {e.local_date for e in window.hypo_reports if first <= e.local_date <= last}
         return len(lows)
 
-    recent = hypos(days[0], days[-1])
-    before = hypos(days[0] - timedelta(days=n), days[0] - timedelta(days=1))
+    recent = hypo_days(days[0], days[-1])
+    before = hypo_days(days[0] - timedelta(days=n), days[0] - timedelta(days=1))
     if recent < rules.falling_new_hypos or recent <= before:
         return None
+    evidence = [
+        r for r in window.readings if days[0] <= r.local_date <= days[-1] and (r.valid_fasting or r.is_hypo)
+    ]
     return _suggestion(
         "dose_review.falling_requirement",
         "dose_review_falling_requirement",
@@ -280,7 +327,7 @@ def falling_requirement(window: Window, rules: DoseReviewRules) -> Suggestion | 
         "dose_review_falling_requirement",
         f"Review a reduction of insulin: fasting glucose in range and falling over {n} days "
         f"(from {daily[0]:.0f} to {daily[-1]:.0f} mg/dL) with new hypoglycemia.",
-        evidence + [r for r in window.in_days(n) if r.is_hypo],
+        evidence,
         window,
         days,
         {
@@ -289,4 +336,5 @@ def falling_requirement(window: Window, rules: DoseReviewRules) -> Suggestion | 
             "days_with_hypoglycemia": recent,
             "days_with_hypoglycemia_before": before,
         },
+        evidence_days=days,
     )

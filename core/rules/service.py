@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -21,7 +21,7 @@ from core.models.diary import DiaryEntry
 from core.models.study import Participant, ProtocolVersion, Study
 from core.protocol import ProtocolSettings
 from core.rules import alerts, classify, dose_review
-from core.rules.window import load_window
+from core.rules.window import Evaluated, fasting_evidence, load_window
 
 
 class DiaryEntryLike(Protocol):
@@ -160,36 +160,37 @@ def _dose_review_applies(entry: DiaryEntryLike, flags: list[str]) -> bool:
     )
 
 
-def dose_review_conditions(
+def dose_review_suggestions(
     window: dose_review.Window, entry: DiaryEntryLike, flags: list[str], protocol: ProtocolSettings
-) -> list[alerts.Condition]:
-    rules, found = protocol.dose_review, []
-    suggestions: list[dose_review.Suggestion | None] = []
+) -> list[dose_review.Suggestion]:
+    """The pattern rules this entry can complete, run on the window ending on its local day."""
+    rules = protocol.dose_review
+    found: list[dose_review.Suggestion | None] = []
     hypo = entry.kind == "hypo_event" or bool(set(flags) & classify.HYPO_FLAGS)
     if classify.FASTING_ABOVE in flags:
-        suggestions.append(dose_review.basal_increase(window, rules))
+        found.append(dose_review.basal_increase(window, rules))
     if classify.POSTPRANDIAL_ABOVE in flags:
         current = next((r for r in window.readings if r.entry_id == entry.id), None)
         if current is not None and current.meal_type:
-            suggestions.append(dose_review.meal_bolus(window, rules, current.meal_type))
+            found.append(dose_review.meal_bolus(window, rules, current.meal_type))
     if hypo:
-        suggestions.append(dose_review.reduction(window, rules, protocol.episodes))
-    if hypo or (entry.data.get("context") == "fasting" and not set(flags) & {classify.FASTING_ABOVE}):
-        suggestions.append(dose_review.falling_requirement(window, rules))
-    for s in suggestions:
-        if s is not None:
-            found.append(
-                alerts.Condition(
-                    s.kind,
-                    AlertCategory.dose_review,
-                    Severity(s.severity),
-                    s.rule,
-                    s.fold_key,
-                    s.entry_ids,
-                    s.details,
-                )
-            )
-    return found
+        found.append(dose_review.reduction(window, rules, protocol.episodes))
+    if hypo or (entry.data.get("context") == "fasting" and classify.FASTING_ABOVE not in flags):
+        found.append(dose_review.falling_requirement(window, rules))
+    return [s for s in found if s is not None]
+
+
+def with_fasting_evidence(
+    suggestion: dose_review.Suggestion, evidence: list[dose_review.Reading]
+) -> dose_review.Suggestion:
+    known = {r["entry_id"] for r in suggestion.details["readings"]}
+    extra = [r for r in evidence if str(r.entry_id) not in known]
+    readings = sorted(
+        [*suggestion.details["readings"], *(dose_review.reading_doc(r) for r in extra)],
+        key=lambda doc: doc["occurred_at"],
+    )
+    ids = tuple(dict.fromkeys([*suggestion.entry_ids, *(r.entry_id for r in extra)]))
+    return replace(suggestion, entry_ids=ids, details={**suggestion.details, "readings": readings})
 
 
 # Fields of an entry's snapshot that are not what the rules judge (who, when received, the rules' own output).
@@ -299,19 +300,47 @@ async def _evaluate(
         return outcomes
     if patterned:
         chosen = [entries[i][0] for i in patterned]
+        current = {entries[i][0].id: outcomes[i].flags for i in range(len(entries)) if outcomes[i].flags}
         window = await load_window(
             session=session,
             participant_id=participant.id,
-            today=max(e.local_date for e in chosen),
             first_day=min(e.local_date for e in chosen),
+            today=max(e.local_date for e in chosen),
             span=(min(e.occurred_at for e in chosen), max(e.occurred_at for e in chosen)),
             protocol=protocol,
-            current={entries[i][0].id: outcomes[i].flags for i in range(len(entries)) if outcomes[i].flags},
+            evaluated=[
+                Evaluated(
+                    e.id, e.kind, e.occurred_at, e.local_date, e.data, outcomes[i].flags, e.utc_offset_minutes
+                )
+                for i, (e, _) in enumerate(entries)
+                if not e.voided
+            ],
         )
         for i in patterned:
             entry = entries[i][0]
             window.today = entry.local_date
-            conditions[i] += dose_review_conditions(window, entry, outcomes[i].flags, protocol)
+            for suggestion in dose_review_suggestions(window, entry, outcomes[i].flags, protocol):
+                if suggestion.evidence_days:
+                    # the window counts fasting days; the readings themselves are read once a rule fires
+                    evidence = await fasting_evidence(
+                        session=session,
+                        participant_id=participant.id,
+                        days=suggestion.evidence_days,
+                        protocol=protocol,
+                        current=current,
+                    )
+                    suggestion = with_fasting_evidence(suggestion, evidence)
+                conditions[i].append(
+                    alerts.Condition(
+                        suggestion.kind,
+                        AlertCategory.dose_review,
+                        Severity(suggestion.severity),
+                        suggestion.rule,
+                        suggestion.fold_key,
+                        suggestion.entry_ids,
+                        suggestion.details,
+                    )
+                )
     for i, (entry, _previous) in enumerate(entries):
         for condition in conditions[i]:
             alert = await alerts.raise_or_join(

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
+from core.diary.entries import glucose_values
 from core.diary.localtime import local_date, offset_minutes
 from core.models.alerts import Alert
-from core.models.diary import DiaryEntry
+from core.models.diary import DiaryEntry, GlucoseReading
 from core.models.study import Participant
 from core.rules import service as rules_service
 
@@ -43,6 +44,9 @@ async def write(
     )
     session.add(row)
     await session.flush()
+    if kind == "glucose":
+        session.add(GlucoseReading(**glucose_values(row)))
+        await session.flush()
     outcome = await rules_service.evaluate_entry(session=session, participant=participant, entry=row)
     row.flags = outcome.flags
     row.alert_ids = [str(a) for a in outcome.alert_ids]
@@ -77,6 +81,10 @@ async def change(
         row.voided = True
     else:
         row.data = {**row.data, **data}
+    reading = await session.get(GlucoseReading, row.id)
+    if reading is not None:
+        for name, value in glucose_values(row).items():
+            setattr(reading, name, value)
     await session.flush()
     outcome = await rules_service.evaluate_entry(
         session=session, participant=participant, entry=row, previous=previous
