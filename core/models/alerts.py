@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from core.db import JSONDocument
 from core.models.base import created_at, utc_column, uuid_pk
+from core.models.diary import DiaryEntry
 
 
 class Severity(StrEnum):
@@ -95,3 +96,14 @@ class AlertEntry(SQLModel, table=True):
     entry_version: int
     cause_status: str = Field(default=CauseStatus.current, sa_type=String(10))
     linked_at: datetime = created_at()
+
+
+# The rules look up a participant's entries of one kind in a time range (the last meal before a reading, the
+# self-reports, illness and exercise of a window) on every relevant write; without the kind in the index that
+# lookup would walk every entry of the range. Declared here, beside the rules' own tables, on the diary's table.
+Index(
+    "ix_diary_entry_participant_kind_occurred",
+    DiaryEntry.__table__.c.participant_id,  # type: ignore[attr-defined]
+    DiaryEntry.__table__.c.kind,  # type: ignore[attr-defined]
+    DiaryEntry.__table__.c.occurred_at,  # type: ignore[attr-defined]
+)

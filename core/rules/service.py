@@ -147,16 +147,13 @@ def safety_conditions(
 
 
 def _dose_review_applies(entry: DiaryEntryLike, flags: list[str]) -> bool:
-    """Only entries that can change a pattern pay for the window query."""
+    """Only entries that can complete a pattern pay for the window queries: a fasting value above range, a
+    postprandial value above the limit, or hypoglycemia (the falling-requirement pattern needs new
+    hypoglycemia, so it is judged when that arrives). An in-range reading reads no window."""
     if entry.kind == "hypo_event":
         return True
-    if entry.kind != "glucose":
-        return False
-    context = entry.data.get("context")
-    return (
-        bool(set(flags) & classify.HYPO_FLAGS)
-        or (context == "fasting" and classify.FASTING_AFTER_MEAL not in flags)
-        or classify.POSTPRANDIAL_ABOVE in flags
+    return entry.kind == "glucose" and bool(
+        set(flags) & (classify.HYPO_FLAGS | {classify.FASTING_ABOVE, classify.POSTPRANDIAL_ABOVE})
     )
 
 
@@ -175,7 +172,6 @@ def dose_review_suggestions(
             found.append(dose_review.meal_bolus(window, rules, current.meal_type))
     if hypo:
         found.append(dose_review.reduction(window, rules, protocol.episodes))
-    if hypo or (entry.data.get("context") == "fasting" and classify.FASTING_ABOVE not in flags):
         found.append(dose_review.falling_requirement(window, rules))
     return [s for s in found if s is not None]
 

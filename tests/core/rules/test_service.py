@@ -297,21 +297,20 @@ async def test_three_high_fasting_days_across_dst_raise_one_basal_review(session
 
 async def test_falling_fasting_with_a_new_low_raises_a_reduction_review(session: AsyncSession) -> None:
     _, participant = await world(session)
-    # 105, 100, 92, 85, 78 mg/dL fasting on 6..10 March (in range 70-110), a 65 at 16:00 on 9 March
+    # 105, 100, 92, 85, 78 mg/dL fasting on 6..10 March (in range 70-110): in-range readings read no window
     for day, value in zip(range(6, 11), (105, 100, 92, 85, 78), strict=True):
         await write(
             session, participant, "glucose", local(day, 7), value=value, unit="mg/dL", context="fasting"
         )
-        if day == 9:
-            await write(
-                session, participant, "glucose", local(9, 16), value=65, unit="mg/dL", context="random"
-            )
-    kinds = sorted(a.kind for a in await alerts_of(session, participant) if a.category == "dose_review")
-    # the single level 1 on 9 March is not yet 2 events: no reduction for it; the falling pattern on 10 March
-    assert kinds == ["dose_review_falling_requirement"]
+    assert await alerts_of(session, participant) == []
+    # then a 65 at 16:00 on 10 March: new hypoglycemia (none in the 5 days before) completes the pattern;
+    # a single level 1 event is not yet the 2 events of the reduction rule
+    await write(session, participant, "glucose", local(10, 16), value=65, unit="mg/dL", context="random")
+    kinds = sorted(a.kind for a in await alerts_of(session, participant))
+    assert kinds == ["dose_review_falling_requirement", "hypoglycemia_level_1"]
     review = next(a for a in await alerts_of(session, participant) if a.category == "dose_review")
     assert review.details["numbers"]["daily_mean_fasting_mg_dl"] == [105, 100, 92, 85, 78]
-    assert [r["value"] for r in review.details["readings"]] == [105, 100, 92, 85, 65, 78]
+    assert [r["value"] for r in review.details["readings"]] == [105, 100, 92, 85, 78, 65]
 
 
 async def test_the_same_meal_high_on_three_days_raises_a_bolus_review(session: AsyncSession) -> None:
