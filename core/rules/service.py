@@ -271,7 +271,11 @@ async def _evaluate(
             outcomes[i].alert_ids += await alerts.record_cause_change(
                 session=session, entry_id=entry.id, version=entry.version, voided=entry.voided
             )
-        if entry.voided or entry.kind not in ("glucose", "hypo_event", "illness"):
+        if entry.voided:
+            # a void keeps the flags the entry had: the record stays as it was, only out of every count
+            outcomes[i].flags = list((previous or {}).get("flags") or [])
+            continue
+        if entry.kind not in ("glucose", "hypo_event", "illness"):
             continue
         if protocol is None:
             protocol, version = await protocol_for(session=session, study_id=participant.study_id)

@@ -243,6 +243,7 @@ async def test_voiding_the_cause_marks_the_alert_which_stays_open(session: Async
     level2 = next(a for a in await alerts_of(session, participant) if a.kind == "hypoglycemia_level_2")
     voided = await change(session, participant, row, void=True)
     assert level2.id in voided.alert_ids
+    assert voided.flags == ["hypoglycemia_level_2"]  # the voided record keeps what it was judged
     await session.refresh(level2)
     assert (level2.status, level2.cause_changed) == ("open", True)
     assert level2.details["cause_changes"][0]["change"] == "voided"
