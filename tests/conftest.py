@@ -28,10 +28,11 @@ from fastapi import FastAPI  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine  # noqa: E402
 
-from api.deps import finish_refused, get_session  # noqa: E402
+from api.deps import get_session  # noqa: E402
 from api.main import create_app  # noqa: E402
 from core import clock, migrations  # noqa: E402
 from core.db import build_engine, database, metadata  # noqa: E402
+from core.errors import DomainError  # noqa: E402
 
 BACKEND = os.environ.get("GLUCODIARY_TEST_BACKEND", "sqlite")
 PG_SERVER_URL = os.environ.get(
@@ -117,14 +118,21 @@ def app(session: AsyncSession) -> FastAPI:
     app = create_app()
 
     async def _test_session() -> AsyncIterator[AsyncSession]:
-        # the app's commit becomes a savepoint release inside the test's outer transaction; the test's own
-        # flushed set-up is released first, so a request that fails rolls back only what the request did
+        # the app's commit becomes a savepoint release inside the test's outer transaction. The request runs in
+        # its own nested transaction, so a request that fails rolls back (and expires) only what it did: the
+        # test's set-up and the objects it holds survive a refused request.
         await session.commit()
+        request = await session.begin_nested()
         try:
             yield session
+            await request.commit()
             await session.commit()
         except BaseException as exc:
-            await finish_refused(session, exc)
+            if isinstance(exc, DomainError) and exc.keep_changes:
+                await request.commit()
+                await session.commit()
+            else:
+                await request.rollback()
             raise
 
     app.dependency_overrides[get_session] = _test_session

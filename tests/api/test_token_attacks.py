@@ -1,0 +1,125 @@
+"""Forged, stale and misused access tokens: each is a 401 with the error body, never a 500 or a success."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from jose import jwt
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import clock
+from core.config import get_settings
+from core.models.people import User
+from tests import factories
+
+ME = "/api/v1/me"
+
+
+def _claims(user: User, **changes: Any) -> dict[str, Any]:
+    settings = get_settings().security
+    now = int(time.time())
+    claims = {
+        "sub": str(user.id),
+        "iat": now,
+        "exp": now + 600,
+        "aud": settings.jwt_audience,
+        "iss": settings.jwt_issuer,
+        "jti": "attack-test",
+        "typ": "access",
+        "ver": user.token_version,
+    }
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _sign(claims: dict[str, Any], key: str | None = None, headers: dict[str, Any] | None = None) -> str:
+    return jwt.encode(claims, key or get_settings().jwt_secret_value(), algorithm="HS256", headers=headers)
+
+
+def _b64(document: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
+
+
+def tampered(user: User) -> str:
+    token = _sign(_claims(user))
+    head, body, signature = token.split(".")
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+    return f"{head}.{body}.{flipped}"
+
+
+def alg_none(user: User) -> str:
+    return f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims(user))}."
+
+
+def payload_swapped(user: User) -> str:
+    # a validly signed token for someone else's claims, with our user's claims pasted in
+    head, _, signature = _sign(_claims(user, sub="00000000-0000-0000-0000-000000000000")).split(".")
+    return f"{head}.{_b64(_claims(user))}.{signature}"
+
+
+ATTACKS: dict[str, Callable[[User], str]] = {
+    "tampered signature": tampered,
+    "alg none": alg_none,
+    "payload swapped under a valid signature": payload_swapped,
+    "HS256 with another key": lambda u: _sign(_claims(u), key="another-key-that-is-long-enough-0123456789"),
+    "missing aud": lambda u: _sign(_claims(u, aud=None)),
+    "wrong aud": lambda u: _sign(_claims(u, aud="someone-else")),
+    "wrong iss": lambda u: _sign(_claims(u, iss="https://evil.example")),
+    "missing jti": lambda u: _sign(_claims(u, jti=None)),
+    "missing token version": lambda u: _sign(_claims(u, ver=None)),
+    "old token version": lambda u: _sign(_claims(u, ver=u.token_version - 1)),
+    "future iat": lambda u: _sign(_claims(u, iat=int(time.time()) + 3600, exp=int(time.time()) + 4000)),
+    "expired": lambda u: _sign(_claims(u, iat=int(time.time()) - 1200, exp=int(time.time()) - 300)),
+    "unknown crit header": lambda u: _sign(_claims(u), headers={"crit": ["x-glucodiary-ext"]}),
+    "wrong typ": lambda u: _sign(_claims(u, typ="refresh")),
+    "not a jwt": lambda _u: "definitely-not-a-token",
+    "garbage segments": lambda _u: "e30.e30.e30",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+async def test_attack_is_a_401(attack: str, session: AsyncSession, client: httpx.AsyncClient) -> None:
+    user = await factories.create_user(session, token_version=3)
+    honest = await client.get(ME, headers={"Authorization": f"Bearer {_sign(_claims(user))}"})
+    assert honest.status_code == 200  # the forging helpers make valid tokens when left alone
+    answer = await client.get(ME, headers={"Authorization": f"Bearer {ATTACKS[attack](user)}"})
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["error"] == "not_authenticated"
+    assert answer.headers["WWW-Authenticate"] == "Bearer"
+
+
+async def test_an_issued_token_expires_after_fifteen_minutes(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    user = await factories.create_user(session)
+    headers = factories.auth_headers(user)
+    clock.set_now(clock.now() + timedelta(minutes=14))
+    assert (await client.get(ME, headers=headers)).status_code == 200
+    clock.set_now(clock.now() + timedelta(minutes=2))
+    assert (await client.get(ME, headers=headers)).status_code == 401
+
+
+async def test_a_refresh_token_is_not_an_access_token(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    await factories.create_user(session, email="misuse@example.org")
+    pair = (
+        await client.post(
+            "/api/v1/auth/token",
+            data={"username": "misuse@example.org", "password": factories.DEFAULT_PASSWORD},
+        )
+    ).json()
+    answer = await client.get(ME, headers={"Authorization": f"Bearer {pair['refresh_token']}"})
+    assert answer.status_code == 401
+
+
+async def test_no_token_is_a_401(client: httpx.AsyncClient) -> None:
+    answer = await client.get(ME)
+    assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == "Bearer"
