@@ -20,10 +20,10 @@ from core.rules import service as rules_service
 _seq = itertools.count(1)
 
 
-async def write(
+async def new_row(
     session: AsyncSession, participant: Participant, kind: str, at: datetime, **data: Any
-) -> tuple[DiaryEntry, rules_service.RuleOutcome]:
-    """A new entry of `kind` at the aware local time `at` with fields `data`, evaluated like the diary does."""
+) -> DiaryEntry:
+    """A stored, not yet judged entry of `kind` at the aware local time `at` (with its glucose row)."""
     occurred = at.astimezone(UTC)
     offset = offset_minutes(at)
     row = DiaryEntry(
@@ -47,6 +47,14 @@ async def write(
     if kind == "glucose":
         session.add(GlucoseReading(**glucose_values(row)))
         await session.flush()
+    return row
+
+
+async def write(
+    session: AsyncSession, participant: Participant, kind: str, at: datetime, **data: Any
+) -> tuple[DiaryEntry, rules_service.RuleOutcome]:
+    """A new entry of `kind` at the aware local time `at` with fields `data`, evaluated like the diary does."""
+    row = await new_row(session, participant, kind, at, **data)
     outcome = await rules_service.evaluate_entry(session=session, participant=participant, entry=row)
     row.flags = outcome.flags
     row.alert_ids = [str(a) for a in outcome.alert_ids]

@@ -380,3 +380,33 @@ async def test_a_failed_transaction_leaves_no_entry_alert_or_message(
     async with AsyncSession(engine) as check:
         # one entry; a level 2 alert and a reduction review; one message for each (one clinician)
         assert await _counts(check, participant.id) == (1, 2, 2)
+
+
+async def test_a_batch_reads_its_window_once_and_folds_its_own_repeats(session: AsyncSession) -> None:
+    from core.diary.localtime import local_date
+    from core.rules import service as rules_service
+
+    _, participant = await world(session)
+    rows = []
+    # an offline week synced at once: fasting 7.0 mmol/L (> 6.1) on 2..6 March, and a 3.4 (level 1) on 4 March
+    for day in range(2, 7):
+        rows.append(
+            await _unjudged(session, participant, local(day, 7), value=7.0, unit="mmol/L", context="fasting")
+        )
+    rows.append(
+        await _unjudged(session, participant, local(4, 15), value=3.4, unit="mmol/L", context="random")
+    )
+    assert all(r.local_date == local_date(r.occurred_at, 60) for r in rows)
+    outcomes = await rules_service.evaluate_entries(session=session, participant=participant, entries=rows)
+    assert [o.flags for o in outcomes] == [["fasting_above_range"]] * 5 + [["hypoglycemia_level_1"]]
+    kinds = {a.kind: a for a in await alerts_of(session, participant)}
+    # the level 1 on 4 March blocks the basal review for 7 days, so the run of high days suggests nothing
+    assert set(kinds) == {"hypoglycemia_level_1"}
+
+
+async def _unjudged(
+    session: AsyncSession, participant: Participant, at: datetime, **data: object
+) -> DiaryEntry:
+    from tests.core.rules.diary_rows import new_row
+
+    return await new_row(session, participant, "glucose", at, **data)
