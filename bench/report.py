@@ -131,9 +131,25 @@ def table(results: list[ScenarioResult], baseline: ScenarioResult | None, runs: 
                     for r in result.runs
                 )
             )
+    lines += _items_lines(results)
     if notes:
         lines += ["", "Notes:", *notes]
     return "\n".join(lines)
+
+
+def _items_lines(results: list[ScenarioResult]) -> list[str]:
+    """Scenarios that send many entries per request: entries/s, against the single-entry POST."""
+    from bench.scenarios import ITEMS_PER_REQUEST
+
+    by_name = {r.name: r for r in results if r.measured}
+    single = by_name.get("diary_post")
+    lines = []
+    for name, items in ITEMS_PER_REQUEST.items():
+        if name in by_name:
+            rate = by_name[name].rps * items
+            versus = f", {rate / single.rps:.1f} x diary_post's entries/s" if single else ""
+            lines.append(f"  {name}: {rate:.0f} entries/s (req/s x {items}){versus}")
+    return ["", "Entries per second:", *lines] if lines else []
 
 
 def write_json(

@@ -216,4 +216,128 @@ SCENARIOS: list[Scenario] = [
         path="/health",
     ),
 ]
+
+
+# ---- the diary (issue 4) ---------------------------------------------------------------------------------
+def _diary_participant(entries: int, participants: int = 1) -> SetupHook:
+    """A setup hook: fresh participants with logins, `entries` readings for the first (bench/seed_diary.py).
+
+    The participants and their tokens also go to a file named by BENCH_DIARY_PEOPLE (wrk inherits the
+    driver's environment), for bench/lua/diary_post.lua.
+    """
+
+    def hook(ctx: RunContext, _base_url: str) -> SetupResult:
+        done = subprocess.run(
+            [
+                ctx.python,
+                "-m",
+                "bench.seed_diary",
+                "--entries",
+                str(entries),
+                "--participants",
+                str(participants),
+            ],
+            cwd=ctx.repo,
+            env=ctx.glucodiary_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                "bench.seed_diary failed:\n" + "\n".join(done.stderr.strip().splitlines()[-8:])
+            )
+        seeded = json.loads(done.stdout.strip().splitlines()[-1])
+        people = ctx.scratch / "diary_people.txt"
+        people.write_text("".join(f"{pid} {token}\n" for pid, token in seeded["people"]))
+        os.environ["BENCH_DIARY_PEOPLE"] = str(people)
+        return SetupResult(
+            headers={"Authorization": f"Bearer {seeded['token']}"},
+            values={"participant_id": seeded["participant_id"], "cursor": seeded["cursor"]},
+        )
+
+    return hook
+
+
+def _glucose_entry(index: int = 0) -> dict[str, object]:
+    return {
+        "id": "__UUID__",
+        "kind": "glucose",
+        "occurred_at": f"2025-03-14T{7 + index // 60 % 12:02d}:{index % 60:02d}:00+01:00",
+        "value": 5.8,
+        "unit": "mmol/L",
+        "context": "fasting",
+        "source": "meter",
+    }
+
+
+DIARY_ENTRIES = "/api/v1/participants/<participant_id>/entries"
+BATCH_SIZE = 1000
+SCENARIOS += [
+    Scenario(
+        name="diary_post",
+        server=GLUCODIARY_SERVER,
+        description="one authenticated glucose entry (rules on), fresh UUIDs, 64 participants' phones",
+        method="POST",
+        path=DIARY_ENTRIES,
+        body=json.dumps(_glucose_entry()),
+        headers={**JSON_HEADERS, "User-Agent": "GlucodiaryApp/2.3.1"},
+        setup=_diary_participant(0, participants=64),
+        lua="diary_post.lua",
+        expect_status=(201,),
+    ),
+    Scenario(
+        name="diary_batch",
+        server=GLUCODIARY_SERVER,
+        description=f"a batch of {BATCH_SIZE} glucose entries; entries/s = req/s x {BATCH_SIZE}",
+        method="POST",
+        path=f"{DIARY_ENTRIES}/batch",
+        body=json.dumps({"entries": [_glucose_entry(i) for i in range(BATCH_SIZE)]}),
+        headers=JSON_HEADERS,
+        setup=_diary_participant(0),
+        expect_status=(200,),
+    ),
+    Scenario(
+        name="diary_list",
+        server=GLUCODIARY_SERVER,
+        description="the newest 100 of 5,000 entries",
+        path=f"{DIARY_ENTRIES}?limit=100",
+        setup=_diary_participant(5000),
+    ),
+    Scenario(
+        name="diary_changes",
+        server=GLUCODIARY_SERVER,
+        description="a changes-feed page of 100 (of 5,000 entries) from the start",
+        path="/api/v1/participants/<participant_id>/changes?since=<cursor>&limit=100",
+        setup=_diary_participant(5000),
+    ),
+]
+# entries per request, for the "items/s" line under the table
+ITEMS_PER_REQUEST = {"diary_batch": BATCH_SIZE}
 BASELINE = "baseline"
+
+
+# ---- the rules (issue 5) ------------------------------------------------------------------------------------
+# The same glucose POST with the protocol rules switched off (a bench-only setting; it defaults to on), so the
+# rules' cost is diary_post against diary_post_norules, measured in the same invocation.
+GLUCODIARY_NO_RULES_SERVER = ServerSpec(
+    name="glucodiary serve (rules off)",
+    command=GLUCODIARY_SERVER.command,
+    env=lambda ctx: {**ctx.glucodiary_env(), "GLUCODIARY_RULES__ENABLED": "false"},
+    unavailable=_glucodiary_unavailable,
+    prepare=_glucodiary_migrate,
+)
+SCENARIOS += [
+    Scenario(
+        name="diary_post_norules",
+        server=GLUCODIARY_NO_RULES_SERVER,
+        description="diary_post with the protocol rules switched off (the diary-only path)",
+        method="POST",
+        path=DIARY_ENTRIES,
+        body=json.dumps(_glucose_entry()),
+        headers={**JSON_HEADERS, "User-Agent": "GlucodiaryApp/2.3.1"},
+        setup=_diary_participant(0),
+        expect_status=(201,),
+    ),
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.demo import diary as demo_diary
 from core.demo.people import LOGINS, DemoLogin, DemoPeople, demo_present, load_people
 
 __all__ = ["LOGINS", "DemoLogin", "DemoPeople", "load_demo", "load_people"]
