@@ -15,7 +15,5 @@ async def load_demo(*, session: AsyncSession) -> tuple[bool, list[DemoLogin]]:
     if await demo_present(session=session):
         return False, LOGINS
     people = await load_people(session=session)
-    # Further demo layers go here, each given `people` (e.g. the diary history over the last 90 days):
-    #     await demo_diary.load_diary(session=session, people=people)
-    del people
+    await demo_diary.load_diary(session=session, people=people)
     return True, LOGINS
