@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from core import clock, outbox
 from core.models.alerts import Alert, AlertCategory, AlertEntry, AlertStatus, CauseStatus, Severity
@@ -72,22 +73,31 @@ async def raise_or_join(
     trigger: tuple[uuid.UUID, int],
 ) -> Alert:
     """The open alert of this condition gains an occurrence if it is recent enough; otherwise a new alert
-    is raised and a message queued for each clinician of the participant's site, in this transaction."""
+    is raised and a message queued for each clinician of the participant's site, in this transaction.
+
+    A safety alert folds repeats within `fold_hours` while it is open. A dose-review suggestion stays one
+    suggestion until a clinician decides on it: further evidence joins it (open or acknowledged) whenever
+    it comes, instead of raising the same suggestion every few days.
+    """
     now = clock.now()
     alert: Alert | None = None
-    if fold_hours > 0:
+    same = select(Alert).where(
+        col(Alert.participant_id) == participant.id, col(Alert.fold_key) == condition.fold_key
+    )
+    query: SelectOfScalar[Alert] | None = None
+    if condition.category is AlertCategory.dose_review:
+        query = same.where(
+            col(Alert.status).in_([AlertStatus.open.value, AlertStatus.acknowledged.value]),
+            col(Alert.decision).is_(None),
+        )
+    elif fold_hours > 0:
+        query = same.where(
+            col(Alert.status) == AlertStatus.open.value,
+            col(Alert.last_occurred_at) >= occurred_at - timedelta(hours=fold_hours),
+        )
+    if query is not None:
         alert = (
-            await session.execute(
-                select(Alert)
-                .where(
-                    col(Alert.participant_id) == participant.id,
-                    col(Alert.fold_key) == condition.fold_key,
-                    col(Alert.status) == AlertStatus.open.value,
-                    col(Alert.last_occurred_at) >= occurred_at - timedelta(hours=fold_hours),
-                )
-                .order_by(col(Alert.created_at).desc())
-                .limit(1)
-            )
+            await session.execute(query.order_by(col(Alert.created_at).desc()).limit(1))
         ).scalar_one_or_none()
     trigger_id, trigger_version = trigger
     if alert is not None:
@@ -96,9 +106,10 @@ async def raise_or_join(
         for entry_id in condition.entry_ids:
             if entry_id != trigger_id and await session.get(AlertEntry, (alert.id, entry_id)) is None:
                 session.add(AlertEntry(alert_id=alert.id, entry_id=entry_id, entry_version=0))
-        alert.last_occurred_at = max(alert.last_occurred_at, occurred_at)
-        if condition.category is AlertCategory.dose_review:
+        if condition.category is AlertCategory.dose_review and occurred_at >= alert.last_occurred_at:
+            # the newest evidence describes the suggestion (a late entry for an older day does not replace it)
             alert.details = {**condition.details, "cause_changes": alert.details.get("cause_changes", [])}
+        alert.last_occurred_at = max(alert.last_occurred_at, occurred_at)
         alert.updated_at = now
         await session.flush()
         return alert

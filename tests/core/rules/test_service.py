@@ -410,3 +410,19 @@ async def _unjudged(
     from tests.core.rules.diary_rows import new_row
 
     return await new_row(session, participant, "glucose", at, **data)
+
+
+async def test_a_suggestion_gathers_evidence_until_a_clinician_decides(session: AsyncSession) -> None:
+    _, participant = await world(session)
+    for day in range(2, 7):  # 2..6 March above range: the pattern holds on 4, 5 and 6 March
+        await write(
+            session, participant, "glucose", local(day, 7), value=130, unit="mg/dL", context="fasting"
+        )
+    [review] = await alerts_of(session, participant)
+    # one suggestion, joined on 5 and 6 March (more than the 24 h safety fold apart), showing the newest days
+    assert (review.kind, review.occurrences) == ("dose_review_basal_increase", 3)
+    assert [r["local_date"] for r in review.details["readings"]] == ["2026-03-04", "2026-03-05", "2026-03-06"]
+    review.decision, review.status = "no_change", "resolved"
+    await session.flush()
+    await write(session, participant, "glucose", local(7, 7), value=130, unit="mg/dL", context="fasting")
+    assert sorted(a.occurrences for a in await alerts_of(session, participant)) == [1, 3]
