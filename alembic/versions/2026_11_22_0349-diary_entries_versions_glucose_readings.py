@@ -46,6 +46,7 @@ def upgrade() -> None:
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('body_hash', sa.String(length=64), nullable=False),
     sa.Column('change_seq', sa.BigInteger(), nullable=False),
+    sa.Column('document', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.ForeignKeyConstraint(['participant_id'], ['participant.id'], name=op.f('fk_diary_entry_participant_id_participant')),
     sa.ForeignKeyConstraint(['recorded_by_user_id'], ['user_account.id'], name=op.f('fk_diary_entry_recorded_by_user_id_user_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_diary_entry'))

@@ -51,6 +51,15 @@ def _json(content: Any, status_code: int = 200, headers: dict[str, str] | None =
     )
 
 
+def _raw(content: bytes, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """An answer assembled from stored JSON documents (entries are kept as answered; no re-serialising)."""
+    return Response(content, status_code=status_code, media_type="application/json", headers=headers)
+
+
+def _joined(documents: list[str]) -> bytes:
+    return ",".join(documents).encode()
+
+
 async def _body(request: Request) -> Any:
     raw = await request.body()
     try:
@@ -148,7 +157,7 @@ async def list_entries(
             raise InvalidInput(
                 f"The query is not valid: {name} {message}.", fields=[FieldProblem(name, message)]
             )
-    items, next_cursor = await diary_service.list_entries(
+    documents, next_cursor = await diary_service.list_entries(
         session=session,
         participant=participant,
         kind=kind.value if kind else None,
@@ -158,7 +167,7 @@ async def list_entries(
         limit=limit,
         cursor=cursor,
     )
-    return _json({"items": items, "next_cursor": next_cursor})
+    return _raw(b'{"items":[%s],"next_cursor":%s}' % (_joined(documents), orjson.dumps(next_cursor)))
 
 
 @router.get(
@@ -173,12 +182,12 @@ async def get_entry(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The current version of an entry, with its ETag."""
-    entry, etag = await diary_service.get_entry(session=session, participant=participant, entry_id=entry_id)
+    document, etag = await diary_service.get_entry(
+        session=session, participant=participant, entry_id=entry_id
+    )
     if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")} | {"*"}:
         return Response(status_code=304, headers={"ETag": etag})
-    if if_none_match == "*":
-        return Response(status_code=304, headers={"ETag": etag})
-    return _json(entry, headers={"ETag": etag})
+    return _raw(document.encode(), headers={"ETag": etag})
 
 
 @router.patch(
@@ -250,5 +259,13 @@ async def changes(
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> Response:
     """Every write since the cursor (creates, edits, voids as tombstones), in commit order."""
-    page = await diary_service.changes(session=session, participant=participant, since=since, limit=limit)
-    return _json(page)
+    found, cursor, has_more = await diary_service.changes(
+        session=session, participant=participant, since=since, limit=limit
+    )
+    changed = b",".join(
+        b'{"op":"%s","entry":%s}' % (op.encode(), document.encode()) for op, document in found
+    )
+    return _raw(
+        b'{"changes":[%s],"cursor":%s,"has_more":%s}'
+        % (changed, orjson.dumps(cursor), b"true" if has_more else b"false")
+    )

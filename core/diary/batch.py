@@ -160,7 +160,7 @@ async def _rules_and_versions(
     rows = [row for _, row in stored]
     outcomes = await rules_service.evaluate_entries(session=session, participant=participant, entries=rows)
     changed = [
-        {"b_id": row.id, "b_flags": row.flags, "b_alerts": row.alert_ids}
+        {"b_id": row.id, "b_flags": row.flags, "b_alerts": row.alert_ids, "b_document": row.document}
         for row, outcome in zip(rows, outcomes, strict=True)
         if diary_service.set_outcome(row, outcome.flags, outcome.alert_ids)
     ]
@@ -169,7 +169,9 @@ async def _rules_and_versions(
         await session.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"))
-            .values(flags=bindparam("b_flags"), alert_ids=bindparam("b_alerts")),
+            .values(
+                flags=bindparam("b_flags"), alert_ids=bindparam("b_alerts"), document=bindparam("b_document")
+            ),
             changed,
         )
     await session.execute(

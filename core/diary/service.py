@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import Text, and_, cast, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -57,7 +57,7 @@ def version_values(
         "entry_id": row.id,
         "version": row.version,
         "op": op,
-        "snapshot": entries.answer(row),
+        "snapshot": row.document,
         "changed_by_user_id": actor.user_id,
         "changed_by_role": actor.role.value,
         "changed_at": at,
@@ -79,7 +79,7 @@ def new_row(
     late = entries.is_late(
         values["occurred_at"], values["entered_at"], received_at, get_settings().diary.late_after_hours
     )
-    return DiaryEntry(
+    row = DiaryEntry(
         id=entry.id,
         participant_id=participant.id,
         kind=entry.kind,  # type: ignore[attr-defined]
@@ -100,6 +100,8 @@ def new_row(
         change_seq=change_seq,
         **values,
     )
+    row.document = entries.answer(row)
+    return row
 
 
 def row_values(row: DiaryEntry) -> dict[str, Any]:
@@ -146,6 +148,7 @@ def set_outcome(row: DiaryEntry, flags: list[str], alert_ids: list[uuid.UUID]) -
         return False
     row.flags = list(flags)
     row.alert_ids = alerts
+    row.document = entries.answer(row)
     return True
 
 
@@ -189,7 +192,7 @@ async def record_entry(
         await session.execute(
             update(ENTRY_TABLE)
             .where(ENTRY_TABLE.c.id == row.id)
-            .values(flags=row.flags, alert_ids=row.alert_ids)
+            .values(flags=row.flags, alert_ids=row.alert_ids, document=row.document)
         )
     await session.execute(
         VERSION_TABLE.insert(), version_values(row, op="create", actor=actor, at=row.received_at, reason=None)
@@ -285,6 +288,7 @@ async def edit_entry(
     if row.kind == "glucose":
         await _sync_glucose(session, row)
     await apply_rules(session=session, participant=participant, row=row, previous=previous)
+    row.document = entries.answer(row)
     session.add(DiaryEntryVersion(**version_values(row, op="edit", actor=actor, at=now, reason=reason)))
     await session.flush()
     return entries.answer(row), entries.etag(row)
@@ -320,6 +324,7 @@ async def void_entry(
     if row.kind == "glucose":
         await _sync_glucose(session, row)
     await apply_rules(session=session, participant=participant, row=row, previous=previous)
+    row.document = entries.answer(row)
     session.add(DiaryEntryVersion(**version_values(row, op="void", actor=actor, at=now, reason=why)))
     await session.flush()
     return entries.answer(row)
@@ -339,10 +344,17 @@ async def _entry(*, session: AsyncSession, participant: Participant, entry_id: u
 
 async def get_entry(
     *, session: AsyncSession, participant: Participant, entry_id: uuid.UUID
-) -> tuple[dict[str, Any], str]:
-    """The current version of one entry and its ETag."""
-    row = await _entry(session=session, participant=participant, entry_id=entry_id)
-    return entries.answer(row), entries.etag(row)
+) -> tuple[str, str]:
+    """The current version of one entry (its stored JSON document) and its ETag."""
+    result = await session.execute(
+        select(cast(DiaryEntry.document, Text), DiaryEntry.version).where(
+            col(DiaryEntry.id) == entry_id, col(DiaryEntry.participant_id) == participant.id
+        )
+    )
+    found = result.first()
+    if found is None:
+        raise NotFound(f"The participant has no diary entry {entry_id}.")
+    return found[0], f'W/"{entry_id}-v{found[1]}"'
 
 
 async def history(
@@ -378,9 +390,14 @@ async def list_entries(
     include_voided: bool = False,
     limit: int = 100,
     cursor: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Entries newest first (by occurred_at, then id), keyset-paginated; voided ones only on request."""
-    query = select(DiaryEntry).where(col(DiaryEntry.participant_id) == participant.id)
+) -> tuple[list[str], str | None]:
+    """Entries newest first (by occurred_at, then id), keyset-paginated; voided ones only on request.
+
+    Each entry comes as its stored JSON document (the answer of its latest write).
+    """
+    query = select(DiaryEntry.occurred_at, DiaryEntry.id, cast(DiaryEntry.document, Text)).where(
+        col(DiaryEntry.participant_id) == participant.id
+    )
     if kind is not None:
         query = query.where(col(DiaryEntry.kind) == kind)
     if not include_voided:
@@ -398,34 +415,33 @@ async def list_entries(
             )
         )
     query = query.order_by(col(DiaryEntry.occurred_at).desc(), col(DiaryEntry.id).desc()).limit(limit + 1)
-    rows = list((await session.execute(query)).scalars())
+    rows = (await session.execute(query)).all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = cursors.encode_position(rows[-1].occurred_at, rows[-1].id)
-    return [entries.answer(r) for r in rows], next_cursor
+        next_cursor = cursors.encode_position(rows[-1][0], rows[-1][1])
+    return [r[2] for r in rows], next_cursor
 
 
 async def changes(
     *, session: AsyncSession, participant: Participant, since: str | None, limit: int = 500
-) -> dict[str, Any]:
-    """What changed after `since`, in commit order: each entry once, at its latest state (voids as tombstones)."""
+) -> tuple[list[tuple[str, str]], str, bool]:
+    """What changed after `since`, in commit order: each entry once, at its latest state (voids as tombstones).
+
+    Returns ([(op, entry document)], the next cursor, whether more changes wait).
+    """
     after = cursors.decode_seq(since)
     result = await session.execute(
-        select(DiaryEntry)
+        select(DiaryEntry.change_seq, DiaryEntry.voided, cast(DiaryEntry.document, Text))
         .where(col(DiaryEntry.participant_id) == participant.id, col(DiaryEntry.change_seq) > after)
         .order_by(col(DiaryEntry.change_seq))
         .limit(limit + 1)
     )
-    rows = list(result.scalars())
+    rows = result.all()
     has_more = len(rows) > limit
     rows = rows[:limit]
-    last = rows[-1].change_seq if rows else after
-    return {
-        "changes": [{"op": "void" if r.voided else "upsert", "entry": entries.answer(r)} for r in rows],
-        "cursor": cursors.encode_seq(last),
-        "has_more": has_more,
-    }
+    last = rows[-1][0] if rows else after
+    return [("void" if r[1] else "upsert", r[2]) for r in rows], cursors.encode_seq(last), has_more
 
 
 async def insert_new_rows(session: AsyncSession, rows: list[DiaryEntry]) -> None:

@@ -51,6 +51,9 @@ class DiaryEntry(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
     body_hash: str = Field(sa_type=String(64))
     change_seq: int = Field(sa_type=BigInteger)
+    # The entry exactly as answered (core.diary.entries.answer), rewritten by every write: lists, the changes
+    # feed and single reads send it as stored, without rebuilding 100 answers per page.
+    document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
 
 
 class GlucoseReading(SQLModel, table=True):
