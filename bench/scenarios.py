@@ -337,7 +337,8 @@ SCENARIOS += [
         path=DIARY_ENTRIES,
         body=json.dumps(_glucose_entry()),
         headers={**JSON_HEADERS, "User-Agent": "GlucodiaryApp/2.3.1"},
-        setup=_diary_participant(0),
+        setup=_diary_participant(0, participants=64),
+        lua="diary_post.lua",
         expect_status=(201,),
     ),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.demo import alerts as demo_alerts
 from core.demo import diary as demo_diary
 from core.demo.people import LOGINS, DemoLogin, DemoPeople, demo_present, load_people
 
@@ -16,4 +17,5 @@ async def load_demo(*, session: AsyncSession) -> tuple[bool, list[DemoLogin]]:
         return False, LOGINS
     people = await load_people(session=session)
     await demo_diary.load_diary(session=session, people=people)
+    await demo_alerts.review_alerts(session=session, people=people)
     return True, LOGINS
