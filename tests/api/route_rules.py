@@ -289,35 +289,6 @@ rule("POST", "/api/v1/alerts/{alert_id}/resolve", ok={CLINICIAN}, build=_resolve
 rule("POST", "/api/v1/alerts/{alert_id}/decision", ok={CLINICIAN}, build=_decide)
 
 
-# ---- alerts (rules helper) ----------------------------------------------------------------------------------
-async def _alert_of_target(ctx: Ctx, **overrides: Any) -> str:
-    from tests.core.rules.diary_rows import create_alert
-
-    return str((await create_alert(ctx.session, ctx.target, **overrides)).id)
-
-
-async def _acknowledge(ctx: Ctx) -> Call:
-    return Call(path_params={"alert_id": await _alert_of_target(ctx)})
-
-
-async def _resolve(ctx: Ctx) -> Call:
-    return Call(path_params={"alert_id": await _alert_of_target(ctx)}, json={"note": "Called the family."})
-
-
-async def _decide(ctx: Ctx) -> Call:
-    return Call(
-        path_params={"alert_id": await _alert_of_target(ctx)},
-        json={"decision": "no_change", "note": "Values explained by a birthday party."},
-    )
-
-
-rule("GET", "/api/v1/alerts", ok={CLINICIAN, COORDINATOR})
-rule("POST", "/api/v1/alerts/{alert_id}/acknowledge", ok={CLINICIAN}, build=_acknowledge)
-rule("POST", "/api/v1/alerts/{alert_id}/resolve", ok={CLINICIAN}, build=_resolve)
-rule("POST", "/api/v1/alerts/{alert_id}/decision", ok={CLINICIAN}, build=_decide)
-
-
-
 # ---- diary (diary helper) -----------------------------------------------------------------------------------
 DIARY_WRITERS = frozenset({PARTICIPANT, GUARDIAN, CLINICIAN, COORDINATOR, ADMIN})
 
