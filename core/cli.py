@@ -78,16 +78,16 @@ def admin_create(
         typer.echo("Give the password on standard input with --password-stdin.", err=True)
         raise typer.Exit(2)
     password = sys.stdin.readline().rstrip("\r\n")
+    from core import audit
     from core.db import database, session_scope
     from core.errors import DomainError
-    from core.models.people import Role
     from core.people import service as people_service
 
     async def _create() -> str:
         try:
             async with session_scope() as session:
-                user = await people_service.create_user(
-                    session=session, email=email, password=password, role=Role.admin
+                user = await people_service.create_admin(
+                    session=session, email=email, password=password, context=audit.SYSTEM
                 )
                 return str(user.id)
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from core import security
+from core import audit, security
 from core.errors import Conflict, FieldProblem, InvalidInput
 from core.models.people import Role, User
 from core.people.passwords import check_password
@@ -37,4 +37,21 @@ async def create_user(*, session: AsyncSession, email: str, password: str, role:
     user = User(email=address, password_hash=await security.hash_password(password), role=role)
     session.add(user)
     await session.flush()
+    return user
+
+
+async def create_admin(
+    *, session: AsyncSession, email: str, password: str, context: audit.AuditContext
+) -> User:
+    """An administrator account (from the command line: the only way to make the first one), audited."""
+    user = await create_user(session=session, email=email, password=password, role=Role.admin)
+    await audit.record(
+        session=session,
+        actor_id=None,
+        action="account.created",
+        subject_type="user",
+        subject_id=user.id,
+        after={"email": user.email, "role": Role.admin},
+        context=context,
+    )
     return user
