@@ -9,9 +9,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import null
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -55,6 +56,10 @@ async def protocol_for(*, session: AsyncSession, study_id: uuid.UUID) -> tuple[P
     version = (
         await session.execute(select(Study.protocol_version).where(col(Study.id) == study_id))
     ).scalar_one()
+    return await _settings(session=session, study_id=study_id, version=version), version
+
+
+async def _settings(*, session: AsyncSession, study_id: uuid.UUID, version: int) -> ProtocolSettings:
     cached = _PROTOCOLS.get((study_id, version))
     if cached is None:
         settings = (
@@ -65,46 +70,81 @@ async def protocol_for(*, session: AsyncSession, study_id: uuid.UUID) -> tuple[P
             )
         ).scalar_one()
         cached = _PROTOCOLS[(study_id, version)] = ProtocolSettings.model_validate(settings)
-    return cached, version
+    return cached
 
 
-async def meal_timing(
-    *, session: AsyncSession, participant_id: uuid.UUID, entry: DiaryEntryLike, protocol: ProtocolSettings
-) -> classify.MealTiming:
-    """Minutes from the meal to the reading: the reading's own answer, its linked meal, the last logged meal."""
-    data = entry.data
-    if data.get("context") not in ("fasting", "postprandial"):
-        return classify.MealTiming()
-    since = entry.occurred_at - timedelta(hours=protocol.glucose.fasting_min_hours_after_meal)
-    latest = (
-        await session.execute(
+# The protocol's fasting rule looks back at most 24 h (GlucoseRules.fasting_min_hours_after_meal <= 24).
+MEAL_LOOKBACK = timedelta(hours=24)
+
+
+def _needs_meals(entry: DiaryEntryLike) -> bool:
+    return entry.kind == "glucose" and entry.data.get("context") in ("fasting", "postprandial")
+
+
+async def _lookups(
+    *, session: AsyncSession, participant: Participant, entry: DiaryEntryLike, with_version: bool
+) -> tuple[int | None, datetime | None, datetime | None]:
+    """(protocol version in force, last meal before the reading, the linked meal) in ONE round trip: the
+    hot path of a single reading is this one query (the parsed protocol is cached per version)."""
+    columns: list[Any] = []
+    if with_version:
+        columns.append(
+            select(Study.protocol_version).where(col(Study.id) == participant.study_id).scalar_subquery()
+        )
+    if _needs_meals(entry):
+        meal = (col(DiaryEntry.participant_id) == participant.id, col(DiaryEntry.kind) == "meal")
+        columns.append(
             select(DiaryEntry.occurred_at)
             .where(
-                col(DiaryEntry.participant_id) == participant_id,
-                col(DiaryEntry.occurred_at) >= since,
-                col(DiaryEntry.occurred_at) <= entry.occurred_at,
-                col(DiaryEntry.kind) == "meal",
+                *meal,
                 col(DiaryEntry.voided).is_(False),
+                col(DiaryEntry.occurred_at) <= entry.occurred_at,
+                col(DiaryEntry.occurred_at) >= entry.occurred_at - MEAL_LOOKBACK,
             )
             .order_by(col(DiaryEntry.occurred_at).desc())
             .limit(1)
+            .scalar_subquery()
         )
-    ).scalar_one_or_none()
+        linked = entry.data.get("meal_id")
+        columns.append(
+            select(DiaryEntry.occurred_at)
+            .where(*meal, col(DiaryEntry.id) == uuid.UUID(str(linked)))
+            .scalar_subquery()
+            if linked
+            else null()
+        )
+    if not columns:
+        return None, None, None
+    row = (await session.execute(select(*columns))).one()
+    values = list(row)
+    version = values.pop(0) if with_version else None
+    latest, linked_at = (values[0], values[1]) if values else (None, None)
+    return version, _utc(latest), _utc(linked_at)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    # a scalar subquery's type is not the column's decorator, so SQLite hands back naive UTC
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def meal_timing(
+    entry: DiaryEntryLike, latest: datetime | None, linked: datetime | None, protocol: ProtocolSettings
+) -> classify.MealTiming:
+    """Minutes from the meal to the reading: the reading's own answer, its linked meal, the last logged meal
+    (only one within the protocol's fasting hours counts as "logged before")."""
+    if not _needs_meals(entry):
+        return classify.MealTiming()
+    limit = protocol.glucose.fasting_min_hours_after_meal * 60
     since_logged = (entry.occurred_at - latest).total_seconds() / 60 if latest else None
+    if since_logged is not None and since_logged > limit:
+        since_logged = None
     minutes: float | None = None
-    if data.get("minutes_after_meal") is not None:
-        minutes = float(data["minutes_after_meal"])
-    elif data.get("meal_id"):
-        linked = (
-            await session.execute(
-                select(DiaryEntry.occurred_at).where(
-                    col(DiaryEntry.id) == uuid.UUID(str(data["meal_id"])),
-                    col(DiaryEntry.participant_id) == participant_id,
-                )
-            )
-        ).scalar_one_or_none()
-        if linked is not None:
-            minutes = (entry.occurred_at - linked).total_seconds() / 60
+    if entry.data.get("minutes_after_meal") is not None:
+        minutes = float(entry.data["minutes_after_meal"])
+    elif linked is not None:
+        minutes = (entry.occurred_at - linked).total_seconds() / 60
     if minutes is None:
         minutes = since_logged
     return classify.MealTiming(minutes_after_meal=minutes, minutes_since_logged_meal=since_logged)
@@ -277,13 +317,14 @@ async def _evaluate(
             continue
         if entry.kind not in ("glucose", "hypo_event", "illness"):
             continue
+        found, latest, linked = await _lookups(
+            session=session, participant=participant, entry=entry, with_version=protocol is None
+        )
         if protocol is None:
-            protocol, version = await protocol_for(session=session, study_id=participant.study_id)
-        timing = classify.MealTiming()
-        if entry.kind == "glucose":
-            timing = await meal_timing(
-                session=session, participant_id=participant.id, entry=entry, protocol=protocol
-            )
+            assert found is not None
+            version = found
+            protocol = await _settings(session=session, study_id=participant.study_id, version=version)
+        timing = meal_timing(entry, latest, linked, protocol)
         flags = classify.classify_entry(
             kind=entry.kind,
             data=entry.data,
