@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -50,7 +51,9 @@ async def test_login_gives_a_token_pair_that_opens_me(
         "role": "clinician",
         "participants": [],
     }
-    assert "auth.login" in await actions(session)
+    event = (await session.execute(select(AuditEvent).where(AuditEvent.action == "auth.login"))).scalar_one()
+    assert (event.actor_id, event.client_address) == (user.id, "127.0.0.1")
+    assert event.request_id == answer.headers["X-Request-ID"]
 
 
 async def test_unknown_email_and_wrong_password_answer_alike(
@@ -186,3 +189,22 @@ async def test_two_concurrent_refreshes_of_one_token_exactly_one_succeeds(
         *(committing_client.post(REFRESH, json={"refresh_token": pair["refresh_token"]}) for _ in range(2))
     )
     assert sorted(a.status_code for a in answers) == [200, 401]
+
+
+async def test_unknown_email_costs_the_same_argon2_work_as_a_wrong_password(
+    session: AsyncSession, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core import security
+
+    verified: list[str] = []
+    real = security.verify_password_sync
+
+    def counting(password: str, password_hash: str) -> bool:
+        verified.append(password_hash.split("$")[1])  # the scheme, e.g. argon2id
+        return real(password, password_hash)
+
+    monkeypatch.setattr(security, "verify_password_sync", counting)
+    await factories.create_user(session, email="known@example.org")
+    await login(client, "known@example.org", "Not-The-Password-123")
+    await login(client, "unknown@example.org", "Not-The-Password-123")
+    assert verified == ["argon2id", "argon2id"]
