@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from api.deps import ActorDep, AuditContextDep, CoordinatorActor, ParticipantInScope, SessionDep, StaffActor
 from api.errors import responses
-from api.schemas.studies import ParticipantCreate, ParticipantPagePublic, ParticipantPublic
-from core.models.study import ConsentGiver, Sex
+from api.schemas.studies import ParticipantCreate, ParticipantPagePublic, ParticipantPublic, ParticipantUpdate
+from core.models.study import ConsentGiver, ParticipantStatus, Sex
 from core.studies import enrolment as enrolment_service
+from core.studies import participants as participant_service
 
 router = APIRouter(tags=["participants"])
 
@@ -98,3 +99,54 @@ async def read_participant(
     return ParticipantPublic.of(
         await enrolment_service.participant_view(session=session, actor=actor, participant=participant)
     )
+
+
+@router.patch(
+    "/participants/{participant_id}",
+    response_model=ParticipantPublic,
+    response_model_exclude_unset=True,
+    responses=responses(401, 403, 404, 422),
+)
+async def change_participant(
+    session: SessionDep,
+    actor: CoordinatorActor,
+    participant: ParticipantInScope,
+    context: AuditContextDep,
+    body: ParticipantUpdate,
+) -> ParticipantPublic:
+    """Withdraw, complete or move a participant to another time zone (forward-only status, audited with the reason)."""
+    view = await participant_service.change_participant(
+        session=session,
+        actor=actor,
+        participant=participant,
+        status=ParticipantStatus(body.status) if body.status else None,
+        timezone=body.timezone,
+        reason=body.reason,
+        context=context,
+    )
+    return ParticipantPublic.of(view)
+
+
+@router.delete(
+    "/participants/{participant_id}/guardians/{guardian_user_id}",
+    status_code=204,
+    responses=responses(401, 403, 404, 422),
+)
+async def end_guardian_link(
+    session: SessionDep,
+    actor: CoordinatorActor,
+    participant: ParticipantInScope,
+    context: AuditContextDep,
+    guardian_user_id: uuid.UUID,
+    reason: Annotated[str, Query(min_length=3, max_length=500)],
+) -> Response:
+    """Stop a guardian's access to this participant (?reason= required; the link stays on record, inactive)."""
+    await participant_service.end_guardian_link(
+        session=session,
+        actor=actor,
+        participant=participant,
+        guardian_user_id=guardian_user_id,
+        reason=reason,
+        context=context,
+    )
+    return Response(status_code=204)

@@ -176,3 +176,9 @@ class ParticipantPublic(BaseModel):
 class ParticipantPagePublic(BaseModel):
     items: list[ParticipantPublic]
     next_cursor: str | None
+
+
+class ParticipantUpdate(_Body):
+    status: Literal["screening", "enrolled", "withdrawn", "completed"] | None = None
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    reason: str = Field(min_length=3, max_length=500, description="why (kept in the audit trail)")

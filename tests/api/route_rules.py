@@ -259,6 +259,25 @@ rule(
 rule("POST", "/api/v1/studies/{study_id}/participants", ok={COORDINATOR, ADMIN}, build=_enrolment)
 rule("GET", "/api/v1/studies/{study_id}/participants", ok=STUDY_STAFF)
 rule("GET", "/api/v1/participants/{participant_id}", ok=SIGNED_IN)
+rule(
+    "PATCH",
+    "/api/v1/participants/{participant_id}",
+    ok={COORDINATOR, ADMIN},
+    build=lambda _c: Call(json={"timezone": "Europe/Vienna", "reason": "moved to Vienna"}),
+)
+
+
+def _guardian_of_target(ctx: Ctx) -> Call:
+    guardian = ctx.world.users[GUARDIAN] if ctx.target is ctx.world.subject else ctx.world.stranger_guardian
+    return Call(params={"reason": "custody changed"}, path_params={"guardian_user_id": str(guardian.id)})
+
+
+rule(
+    "DELETE",
+    "/api/v1/participants/{participant_id}/guardians/{guardian_user_id}",
+    ok={COORDINATOR, ADMIN},
+    build=_guardian_of_target,
+)
 
 
 # ---- alerts (rules helper) ----------------------------------------------------------------------------------
