@@ -20,7 +20,7 @@ from core import access, clock
 from core.access import Actor
 from core.config import get_settings
 from core.diary import cursor as cursors
-from core.diary import entries
+from core.diary import entries, pg_create
 from core.diary.entries import SourceApp
 from core.diary.kinds import EntryModel, canonical_hash, parse_entry, parse_kind
 from core.errors import Conflict, FieldProblem, InvalidInput, NotFound, PreconditionFailed
@@ -164,7 +164,6 @@ async def record_entry(
     entry; same id, different body: Conflict."""
     entry = validate_entry(entry_in, participant=participant)
     relationship = await access.relationship_to(session=session, actor=actor, participant=participant)
-    seq = await bump_sequence(session=session, participant_id=participant.id)
     row = new_row(
         entry,
         participant=participant,
@@ -172,8 +171,41 @@ async def record_entry(
         relationship=relationship,
         source=source or SourceApp(),
         received_at=clock.now(),
-        change_seq=seq,
+        change_seq=0,
     )
+    first = version_values(row, op="create", actor=actor, at=row.received_at, reason=None)
+    glucose = entries.glucose_values(row) if row.kind == "glucose" else None
+    if session.get_bind().dialect.name == "postgresql":
+        created = await pg_create.create(session, row_values(row), first, glucose)
+        if created is not None:
+            row.change_seq = created[1]
+    else:
+        created = await _create_plain(session, row, first, glucose)
+    if created is None:
+        stored = await session.get(DiaryEntry, entry.id)
+        if stored is None:  # pragma: no cover - the conflicting row cannot vanish under our lock
+            raise Conflict(f"The entry {entry.id} could not be stored; please retry.")
+        _same_entry_or_conflict(stored, entry, participant)
+        return entries.answer(stored), False
+    if await apply_rules(session=session, participant=participant, row=row, previous=None):
+        await session.execute(
+            update(ENTRY_TABLE)
+            .where(ENTRY_TABLE.c.id == row.id)
+            .values(flags=row.flags, alert_ids=row.alert_ids, document=row.document)
+        )
+        await session.execute(
+            update(VERSION_TABLE)
+            .where(VERSION_TABLE.c.entry_id == row.id, VERSION_TABLE.c.version == 1)
+            .values(snapshot=row.document)
+        )
+    return row.document, True
+
+
+async def _create_plain(
+    session: AsyncSession, row: DiaryEntry, first: dict[str, Any], glucose: dict[str, Any] | None
+) -> tuple[uuid.UUID, int] | None:
+    """The same as core.diary.pg_create, one statement at a time (SQLite)."""
+    row.change_seq = await bump_sequence(session=session, participant_id=row.participant_id)
     inserted = await session.execute(
         _insert(session, ENTRY_TABLE)
         .on_conflict_do_nothing(index_elements=["id"])
@@ -181,23 +213,11 @@ async def record_entry(
         row_values(row),
     )
     if inserted.scalar_one_or_none() is None:
-        stored = await session.get(DiaryEntry, entry.id)
-        if stored is None:  # pragma: no cover - the conflicting row cannot vanish under our lock
-            raise Conflict(f"The entry {entry.id} could not be stored; please retry.")
-        _same_entry_or_conflict(stored, entry, participant)
-        return entries.answer(stored), False
-    if row.kind == "glucose":
-        await session.execute(GLUCOSE_TABLE.insert(), entries.glucose_values(row))
-    if await apply_rules(session=session, participant=participant, row=row, previous=None):
-        await session.execute(
-            update(ENTRY_TABLE)
-            .where(ENTRY_TABLE.c.id == row.id)
-            .values(flags=row.flags, alert_ids=row.alert_ids, document=row.document)
-        )
-    await session.execute(
-        VERSION_TABLE.insert(), version_values(row, op="create", actor=actor, at=row.received_at, reason=None)
-    )
-    return entries.answer(row), True
+        return None
+    if glucose is not None:
+        await session.execute(GLUCOSE_TABLE.insert(), glucose)
+    await session.execute(VERSION_TABLE.insert(), first)
+    return row.id, row.change_seq
 
 
 def _reason(value: Any, path: str = "reason") -> str:

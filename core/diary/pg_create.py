@@ -1,0 +1,84 @@
+"""A new entry in one round trip on PostgreSQL: one statement of data-modifying CTEs bumps the participant's
+feed counter (taking its row lock until commit), inserts the entry unless its id exists, and, only when it was
+inserted, its glucose row and its first version. SQLite (in-process, no round trips) takes the plain path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, Table, TextClause, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models.diary import DiaryEntry, DiaryEntryVersion, GlucoseReading
+
+_ENTRY: Table = DiaryEntry.__table__  # type: ignore[attr-defined]
+_GLUCOSE: Table = GlucoseReading.__table__  # type: ignore[attr-defined]
+_VERSION: Table = DiaryEntryVersion.__table__  # type: ignore[attr-defined]
+
+
+def _select_list(table: Table, prefix: str, skip: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
+    dialect = postgresql.dialect()
+    names, casts = [], []
+    for column in table.columns:
+        if column.name in skip:
+            continue
+        names.append(column.name)
+        casts.append(f"CAST(:{prefix}{column.name} AS {column.type.compile(dialect=dialect)})")
+    return names, casts
+
+
+@lru_cache
+def statement(with_glucose: bool) -> TextClause:
+    # Built once from the tables' own column names and types; values always travel as bound parameters.
+    entry_names, entry_casts = _select_list(_ENTRY, "e_", skip=("change_seq",))
+    version_names, version_casts = _select_list(_VERSION, "v_")
+    parts = [
+        "WITH seq AS (INSERT INTO diary_sequence (participant_id, last_change_seq)"
+        " VALUES (CAST(:e_participant_id AS UUID), 1) ON CONFLICT (participant_id)"
+        " DO UPDATE SET last_change_seq = diary_sequence.last_change_seq + 1 RETURNING last_change_seq)",
+        f", entry AS (INSERT INTO diary_entry ({', '.join(entry_names)}, change_seq)"  # noqa: S608
+        f" SELECT {', '.join(entry_casts)}, seq.last_change_seq FROM seq"
+        " ON CONFLICT (id) DO NOTHING RETURNING id, change_seq)",
+        f", version AS (INSERT INTO diary_entry_version ({', '.join(version_names)})"  # noqa: S608
+        f" SELECT {', '.join(version_casts)} FROM entry)",
+    ]
+    if with_glucose:
+        glucose_names, glucose_casts = _select_list(_GLUCOSE, "g_")
+        parts.append(
+            f", reading AS (INSERT INTO glucose_reading ({', '.join(glucose_names)})"  # noqa: S608
+            f" SELECT {', '.join(glucose_casts)} FROM entry)"
+        )
+    parts.append(" SELECT id, change_seq FROM entry")
+    return text("".join(parts))
+
+
+def _params(table: Table, prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    params = {}
+    for column in table.columns:
+        if column.name not in values:
+            continue
+        value = values[column.name]
+        if isinstance(column.type, JSON) or "JSON" in type(column.type).__name__.upper():
+            value = orjson.dumps(value).decode()
+        params[f"{prefix}{column.name}"] = value
+    return params
+
+
+async def create(
+    session: AsyncSession,
+    entry_values: dict[str, Any],
+    version_values: dict[str, Any],
+    glucose_values: dict[str, Any] | None,
+) -> tuple[uuid.UUID, int] | None:
+    """(id, change_seq) of the inserted entry, or None when an entry with its id already exists."""
+    params = _params(_ENTRY, "e_", {k: v for k, v in entry_values.items() if k != "change_seq"})
+    params.update(_params(_VERSION, "v_", version_values))
+    if glucose_values is not None:
+        params.update(_params(_GLUCOSE, "g_", glucose_values))
+    row = (await session.execute(statement(glucose_values is not None), params)).first()
+    return (row[0], row[1]) if row else None
