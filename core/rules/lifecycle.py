@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import ScalarSelect, and_, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -33,6 +33,19 @@ class AlertView:
 class AlertPage:
     items: list[AlertView]
     next_cursor: str | None
+
+
+def open_alert_count() -> ScalarSelect[int]:
+    """A correlated count of a participant's unresolved alerts, as a column for any select over `participant`
+    (the participants list answers it beside each participant)."""
+    return (
+        select(func.count(col(Alert.id)))
+        .where(
+            col(Alert.participant_id) == col(Participant.id), col(Alert.status) != AlertStatus.resolved.value
+        )
+        .correlate(Participant)
+        .scalar_subquery()
+    )
 
 
 async def _entries(session: AsyncSession, alert_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[AlertEntry]]:

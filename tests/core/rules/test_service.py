@@ -426,3 +426,18 @@ async def test_a_suggestion_gathers_evidence_until_a_clinician_decides(session: 
     await session.flush()
     await write(session, participant, "glucose", local(7, 7), value=130, unit="mg/dL", context="fasting")
     assert sorted(a.occurrences for a in await alerts_of(session, participant)) == [1, 3]
+
+
+async def test_open_alert_count_per_participant(session: AsyncSession) -> None:
+    from core.rules.lifecycle import open_alert_count
+    from tests.core.rules.diary_rows import create_alert
+
+    study, participant = await world(session)
+    other = await create_participant(session, study)
+    await create_alert(session, participant)
+    await create_alert(session, participant, status="acknowledged")
+    await create_alert(session, participant, status="resolved")
+    rows = await session.execute(
+        select(Participant.id, open_alert_count()).where(col(Participant.id).in_([participant.id, other.id]))
+    )
+    assert {pid: n for pid, n in rows.all()} == {participant.id: 2, other.id: 0}
