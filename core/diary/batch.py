@@ -21,7 +21,7 @@ from core.access import Actor
 from core.config import get_settings
 from core.diary import entries
 from core.diary import service as diary_service
-from core.diary.entries import SourceApp
+from core.diary.entries import NewEntry, SourceApp
 from core.diary.kinds import EntryModel, canonical_hash
 from core.errors import DomainError, FieldProblem, InvalidInput
 from core.models.diary import DiaryEntry
@@ -87,7 +87,7 @@ async def record_batch(
     existing = await _existing(session, list(candidates))
     received_at = clock.now()
     seq = last_seq - len(candidates)
-    new_rows: list[tuple[int, DiaryEntry]] = []
+    new_rows: list[tuple[int, NewEntry]] = []
     for entry_id, (i, entry, digest) in candidates.items():
         stored = existing.get(entry_id)
         if stored is not None:
@@ -131,8 +131,8 @@ async def _existing(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UU
 
 
 async def _insert(
-    session: AsyncSession, new_rows: list[tuple[int, DiaryEntry]], results: list[dict[str, Any]]
-) -> list[tuple[int, DiaryEntry]]:
+    session: AsyncSession, new_rows: list[tuple[int, NewEntry]], results: list[dict[str, Any]]
+) -> list[tuple[int, NewEntry]]:
     if not new_rows:
         return []
     try:
@@ -153,7 +153,7 @@ async def _insert(
 
 
 async def _rules_and_versions(
-    session: AsyncSession, participant: Participant, actor: Actor, stored: list[tuple[int, DiaryEntry]]
+    session: AsyncSession, participant: Participant, actor: Actor, stored: list[tuple[int, NewEntry]]
 ) -> None:
     if not stored:
         return

@@ -18,6 +18,42 @@ from core.models.diary import DiaryEntry
 _PRODUCT = re.compile(r"^\s*([A-Za-z0-9._+-]{1,80})(?:/([A-Za-z0-9._+-]{1,40}))?")
 
 
+@dataclass(slots=True)
+class NewEntry:
+    """A diary row about to be written with Core inserts: DiaryEntry's attributes, built far faster than the
+    ORM class (a batch makes a thousand)."""
+
+    id: uuid.UUID
+    participant_id: uuid.UUID
+    kind: str
+    occurred_at: datetime
+    utc_offset_minutes: int
+    local_date: date
+    entered_at: datetime | None
+    received_at: datetime
+    updated_at: datetime
+    recorded_by_user_id: uuid.UUID
+    recorded_by_role: str
+    relationship: str
+    source_app: str | None
+    source_app_version: str | None
+    note: str | None
+    version: int
+    voided: bool
+    void_reason: str | None
+    late: bool
+    flags: list[str]
+    alert_ids: list[str]
+    data: dict[str, Any]
+    body_hash: str
+    change_seq: int
+    document: dict[str, Any]
+
+
+# an entry row, stored (ORM) or about to be
+Row = DiaryEntry | NewEntry
+
+
 @dataclass(frozen=True)
 class SourceApp:
     name: str | None = None
@@ -83,7 +119,7 @@ def timing_values(entry: EntryModel) -> dict[str, Any]:
     }
 
 
-def input_document(row: DiaryEntry) -> dict[str, Any]:
+def input_document(row: Row) -> dict[str, Any]:
     """The entry as a client would send it now (original offset kept), for merging an edit into."""
     zone = timezone(timedelta(minutes=row.utc_offset_minutes))
     return {
@@ -96,7 +132,7 @@ def input_document(row: DiaryEntry) -> dict[str, Any]:
     }
 
 
-def glucose_values(row: DiaryEntry) -> dict[str, Any]:
+def glucose_values(row: Row) -> dict[str, Any]:
     data = row.data
     return {
         "entry_id": row.id,
@@ -114,7 +150,7 @@ def glucose_values(row: DiaryEntry) -> dict[str, Any]:
     }
 
 
-def answer(row: DiaryEntry) -> dict[str, Any]:
+def answer(row: Row) -> dict[str, Any]:
     """The entry as API.md answers it (JSON-ready); also the snapshot kept for each version."""
     document: dict[str, Any] = {
         "id": str(row.id),
@@ -147,7 +183,7 @@ def answer(row: DiaryEntry) -> dict[str, Any]:
     return document
 
 
-def etag(row: DiaryEntry) -> str:
+def etag(row: Row) -> str:
     return f'W/"{row.id}-v{row.version}"'
 
 

@@ -21,7 +21,7 @@ from core.access import Actor
 from core.config import get_settings
 from core.diary import cursor as cursors
 from core.diary import entries, pg_create
-from core.diary.entries import SourceApp
+from core.diary.entries import NewEntry, Row, SourceApp
 from core.diary.kinds import EntryModel, canonical_hash, parse_entry, parse_kind
 from core.errors import Conflict, FieldProblem, InvalidInput, NotFound, PreconditionFailed
 from core.models.diary import DiaryEntry, DiaryEntryVersion, DiarySequence, GlucoseReading
@@ -50,9 +50,7 @@ async def bump_sequence(*, session: AsyncSession, participant_id: uuid.UUID, cou
     return int((await session.execute(statement)).scalar_one())
 
 
-def version_values(
-    row: DiaryEntry, *, op: str, actor: Actor, at: datetime, reason: str | None
-) -> dict[str, Any]:
+def version_values(row: Row, *, op: str, actor: Actor, at: datetime, reason: str | None) -> dict[str, Any]:
     return {
         "entry_id": row.id,
         "version": row.version,
@@ -74,12 +72,12 @@ def new_row(
     source: SourceApp,
     received_at: datetime,
     change_seq: int,
-) -> DiaryEntry:
+) -> NewEntry:
     values = entries.timing_values(entry)
     late = entries.is_late(
         values["occurred_at"], values["entered_at"], received_at, get_settings().diary.late_after_hours
     )
-    row = DiaryEntry(
+    row = NewEntry(
         id=entry.id,
         participant_id=participant.id,
         kind=entry.kind,  # type: ignore[attr-defined]
@@ -98,13 +96,14 @@ def new_row(
         alert_ids=[],
         body_hash=canonical_hash(entry),
         change_seq=change_seq,
+        document={},
         **values,
     )
     row.document = entries.answer(row)
     return row
 
 
-def row_values(row: DiaryEntry) -> dict[str, Any]:
+def row_values(row: Row) -> dict[str, Any]:
     return {column.name: getattr(row, column.name) for column in ENTRY_TABLE.columns}
 
 
@@ -132,7 +131,7 @@ def _same_entry_or_conflict(stored: DiaryEntry, entry: EntryModel, participant: 
 
 
 async def apply_rules(
-    *, session: AsyncSession, participant: Participant, row: DiaryEntry, previous: dict[str, Any] | None
+    *, session: AsyncSession, participant: Participant, row: Row, previous: dict[str, Any] | None
 ) -> bool:
     """Run the protocol rules on a flushed entry; store its flags and alerts. True when they changed."""
     outcome = await rules_service.evaluate_entry(
@@ -141,7 +140,7 @@ async def apply_rules(
     return set_outcome(row, outcome.flags, outcome.alert_ids)
 
 
-def set_outcome(row: DiaryEntry, flags: list[str], alert_ids: list[uuid.UUID]) -> bool:
+def set_outcome(row: Row, flags: list[str], alert_ids: list[uuid.UUID]) -> bool:
     alerts = list(row.alert_ids)
     alerts.extend(str(a) for a in alert_ids if str(a) not in alerts)
     if list(flags) == list(row.flags) and alerts == list(row.alert_ids):
@@ -202,7 +201,7 @@ async def record_entry(
 
 
 async def _create_plain(
-    session: AsyncSession, row: DiaryEntry, first: dict[str, Any], glucose: dict[str, Any] | None
+    session: AsyncSession, row: NewEntry, first: dict[str, Any], glucose: dict[str, Any] | None
 ) -> tuple[uuid.UUID, int] | None:
     """The same as core.diary.pg_create, one statement at a time (SQLite)."""
     row.change_seq = await bump_sequence(session=session, participant_id=row.participant_id)
@@ -464,7 +463,7 @@ async def changes(
     return [("void" if r[1] else "upsert", r[2]) for r in rows], cursors.encode_seq(last), has_more
 
 
-async def insert_new_rows(session: AsyncSession, rows: list[DiaryEntry]) -> None:
+async def insert_new_rows(session: AsyncSession, rows: list[NewEntry]) -> None:
     """Insert entries (and their glucose rows) in bulk: one statement per table."""
     await session.execute(ENTRY_TABLE.insert(), [row_values(r) for r in rows])
     glucose = [entries.glucose_values(r) for r in rows if r.kind == "glucose"]
