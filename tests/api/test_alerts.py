@@ -232,3 +232,38 @@ async def test_a_low_reading_posted_by_the_participant_reaches_the_clinician(
     assert all(a["entry_ids"] == [entry["id"]] and a["subject_code"] == w["s1"].subject_code for a in inbox)
     # the participant never sees the clinicians' inbox
     assert (await client.get(ALERTS, headers=phone)).status_code == 403
+
+
+async def test_concurrent_lows_fold_into_one_alert(committing_client: httpx.AsyncClient, engine: Any) -> None:
+    import asyncio
+
+    from core.models.alerts import Alert
+
+    # real commits: the five requests race; the diary's per-participant lock makes the fold exact
+    async with AsyncSession(engine, expire_on_commit=False) as setup:
+        study = await create_study(setup)
+        participant = await create_participant(setup, study)
+        await create_staff(setup, study, Role.clinician)
+        phone = auth_headers(await participant_user(setup, participant))
+        await setup.commit()
+    times = [f"2026-03-02T15:{m:02d}:00+01:00" for m in (0, 12, 24, 36, 48)]
+    answers = await asyncio.gather(
+        *(
+            committing_client.post(
+                entries_path(participant),
+                json=entry_body("glucose", value=65, unit="mg/dL", context="random", occurred_at=t),
+                headers=phone,
+            )
+            for t in times
+        )
+    )
+    assert [a.status_code for a in answers] == [201] * 5, [a.text for a in answers]
+    async with AsyncSession(engine) as check:
+        alerts = (
+            (await check.execute(select(Alert).where(col(Alert.participant_id) == participant.id)))
+            .scalars()
+            .all()
+        )
+    level1 = [a for a in alerts if a.kind == "hypoglycemia_level_1"]
+    assert [a.occurrences for a in level1] == [5]
+    assert {tuple(a.json()["alerts"]) for a in answers} >= {(str(level1[0].id),)}
