@@ -11,7 +11,7 @@ from api.deps import AuditContextDep, ClinicianActor, SessionDep, require_roles
 from api.errors import responses
 from api.schemas.alerts import AlertPage, AlertPublic, AlertResolve, DoseReviewDecision
 from core.access import Actor
-from core.models.alerts import AlertStatus
+from core.models.alerts import AlertCategory, AlertStatus
 from core.models.people import Role
 from core.rules import lifecycle
 
@@ -26,6 +26,7 @@ async def list_alerts(
     actor: InboxActor,
     status: AlertStatus | None = None,
     kind: Annotated[str | None, Query(max_length=60)] = None,
+    category: Annotated[AlertCategory | None, Query(description="safety or dose_review")] = None,
     participant_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -36,6 +37,7 @@ async def list_alerts(
         actor=actor,
         status=status,
         kind=kind,
+        category=category,
         participant_id=participant_id,
         limit=limit,
         cursor=cursor,

@@ -67,6 +67,7 @@ async def list_alerts(
     actor: Actor,
     status: AlertStatus | None = None,
     kind: str | None = None,
+    category: AlertCategory | None = None,
     participant_id: uuid.UUID | None = None,
     limit: int = 50,
     cursor: str | None = None,
@@ -81,6 +82,8 @@ async def list_alerts(
         query = query.where(col(Alert.status) == status.value)
     if kind:
         query = query.where(col(Alert.kind) == kind)
+    if category is not None:
+        query = query.where(col(Alert.category) == category.value)
     if participant_id is not None:
         query = query.where(col(Alert.participant_id) == participant_id)
     if cursor:

@@ -98,6 +98,8 @@ async def test_filters_and_pages(client: httpx.AsyncClient, session: AsyncSessio
     headers = auth_headers(w["clinician"])
     by_kind = (await client.get(ALERTS, params={"kind": "hypoglycemia_level_1"}, headers=headers)).json()
     assert [a["id"] for a in by_kind["items"]] == [str(low.id)]
+    safety = (await client.get(ALERTS, params={"category": "safety"}, headers=headers)).json()
+    assert [a["id"] for a in safety["items"]] == [str(low.id)]
     resolved = (await client.get(ALERTS, params={"status": "resolved"}, headers=headers)).json()
     assert [a["id"] for a in resolved["items"]] == [str(done.id)]
     seen: list[str] = []
