@@ -151,6 +151,9 @@ class ParticipantPublic(BaseModel):
     status: str
     timezone: str
     has_login: bool
+    open_alert_count: int | None = Field(
+        default=None, description="unresolved alerts (open or acknowledged); in the participants list"
+    )
 
     @classmethod
     def of(cls, view: ParticipantView) -> ParticipantPublic:
@@ -170,6 +173,8 @@ class ParticipantPublic(BaseModel):
         }
         if view.shows_allocation:
             body["arm_code"] = view.arm_code
+        if view.open_alert_count is not None:
+            body["open_alert_count"] = view.open_alert_count
         return cls.model_validate(body)  # unset fields (arms, arm_code) stay out of the answer
 
 

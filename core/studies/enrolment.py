@@ -27,6 +27,7 @@ from core.models.study import (
     StaffAssignment,
     Study,
 )
+from core.rules import lifecycle as alert_lifecycle
 from core.studies import eligibility
 from core.studies import protocol as study_protocol
 from core.studies.service import check_timezone, study_in_scope
@@ -70,6 +71,7 @@ class ParticipantView:
     site_code: str
     arm_code: str | None
     shows_allocation: bool
+    open_alert_count: int | None = None  # filled by the participants list
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,7 @@ async def list_participants(
     study = await study_in_scope(session=session, actor=actor, study_id=study_id)
     shows = access.sees_allocation(actor, study)
     query = (
-        select(Participant, Site.code, Arm.code)
+        select(Participant, Site.code, Arm.code, alert_lifecycle.open_alert_count())
         .join(Site, col(Site.id) == col(Participant.site_id))
         .outerjoin(Arm, col(Arm.id) == col(Participant.arm_id))
         .where(col(Participant.study_id) == study.id, access.participant_scope(actor))
@@ -206,7 +208,8 @@ async def list_participants(
         )
     rows = (await session.execute(query)).all()
     items = [
-        ParticipantView(p, site_code, arm_code if shows else None, shows) for p, site_code, arm_code in rows
+        ParticipantView(p, site_code, arm_code if shows else None, shows, open_alerts)
+        for p, site_code, arm_code, open_alerts in rows
     ]
     next_cursor = None
     if len(items) > limit:

@@ -281,3 +281,19 @@ async def test_participant_list_pages_through_the_scope(
         f"/api/v1/studies/{study.id}/participants", params={"cursor": "@@"}, headers=headers
     )
     assert bad.status_code == 422 and bad.json()["fields"][0]["path"] == "cursor"
+
+
+async def test_participant_list_counts_unresolved_alerts(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    from tests.core.rules.diary_rows import create_alert
+
+    study = await factories.create_study(session)
+    busy = await factories.create_participant(session, study, subject_code="A-1")
+    await factories.create_participant(session, study, subject_code="A-2")
+    await create_alert(session, busy)
+    await create_alert(session, busy, status="acknowledged", fold_key="other")
+    await create_alert(session, busy, status="resolved", fold_key="done")
+    headers = factories.auth_headers(await factories.create_staff(session, study, Role.clinician))
+    page = (await client.get(f"/api/v1/studies/{study.id}/participants", headers=headers)).json()
+    assert {p["subject_code"]: p["open_alert_count"] for p in page["items"]} == {"A-1": 2, "A-2": 0}
