@@ -154,7 +154,7 @@ def measure(
                 body_file=body_file,
                 headers=headers,
                 duration_s=duration_s,
-                connections=settings.connections,
+                connections=scenario.connections or settings.connections,
                 threads=settings.threads,
                 cpu=settings.wrk_cpu,
             )

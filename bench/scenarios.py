@@ -104,6 +104,7 @@ class Scenario:
     lua: str = "request.lua"  # in bench/lua/; a custom script must still set done = require("report").done
     setup: SetupHook | None = None
     expect_status: tuple[int, ...] = (200,)
+    connections: int | None = None  # open connections for this scenario (None: BENCH_CONNECTIONS)
 
 
 def _uvicorn(app: str) -> Callable[[RunContext, int], list[str]]:
@@ -311,6 +312,8 @@ SCENARIOS += [
         headers=JSON_HEADERS,
         setup=_diary_participant(0),
         expect_status=(200,),
+        # a phone syncs one batch at a time: 4 at once keeps the server busy without queueing past wrk's timeout
+        connections=4,
     ),
     Scenario(
         name="diary_list",
