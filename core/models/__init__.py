@@ -1,6 +1,7 @@
 """Every table of the service; importing this package registers them all on the shared metadata."""
 
 from core.models.alerts import Alert, AlertEntry
+from core.models.auth import AuditEvent, Invitation, LoginThrottle, RefreshToken
 from core.models.diary import DiaryEntry, DiaryEntryVersion, DiarySequence, GlucoseReading
 from core.models.outbox import OutboxMessage
 from core.models.people import Role, User
@@ -20,16 +21,20 @@ __all__ = [
     "Alert",
     "AlertEntry",
     "Arm",
+    "AuditEvent",
     "DiaryEntry",
     "DiaryEntryVersion",
     "DiarySequence",
     "GlucoseReading",
     "GuardianLink",
+    "Invitation",
+    "LoginThrottle",
     "OutboxMessage",
     "Participant",
     "ParticipantStatus",
     "ParticipantWeight",
     "ProtocolVersion",
+    "RefreshToken",
     "Role",
     "Site",
     "StaffAssignment",
