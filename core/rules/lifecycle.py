@@ -143,17 +143,29 @@ async def acknowledge(
             now,
             now,
         )
-        await audit.record(
-            session=session,
-            actor_id=actor.user_id,
-            action="alert.acknowledged",
-            subject_type="alert",
-            subject_id=alert.id,
-            before=before,
-            after=_state(alert),
-            context=context,
-        )
+        await _audit_change(session, actor, alert, "alert.acknowledged", before, context)
     return view
+
+
+async def _audit_change(
+    session: AsyncSession,
+    actor: Actor,
+    alert: Alert,
+    action: str,
+    before: dict[str, Any],
+    context: AuditContext | None,
+) -> None:
+    """One audit row for a lifecycle step: the alert's state before and after, by whom."""
+    await audit.record(
+        session=session,
+        actor_id=actor.user_id,
+        action=action,
+        subject_type="alert",
+        subject_id=alert.id,
+        before=before,
+        after=_state(alert),
+        context=context,
+    )
 
 
 def _note(note: str, path: str) -> str:
@@ -179,16 +191,7 @@ async def resolve(
         raise Conflict("The alert is resolved already.")
     before = _state(alert)
     _close(alert, actor, note)
-    await audit.record(
-        session=session,
-        actor_id=actor.user_id,
-        action="alert.resolved",
-        subject_type="alert",
-        subject_id=alert.id,
-        before=before,
-        after=_state(alert),
-        context=context,
-    )
+    await _audit_change(session, actor, alert, "alert.resolved", before, context)
     return view
 
 
@@ -235,14 +238,5 @@ async def decide(
     )
     if alert.status != AlertStatus.resolved:
         _close(alert, actor, f"decision: {decision.value}: {note}")
-    await audit.record(
-        session=session,
-        actor_id=actor.user_id,
-        action="alert.dose_review_decided",
-        subject_type="alert",
-        subject_id=alert.id,
-        before=before,
-        after=_state(alert),
-        context=context,
-    )
+    await _audit_change(session, actor, alert, "alert.dose_review_decided", before, context)
     return view
