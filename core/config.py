@@ -27,6 +27,9 @@ class DatabaseSettings(BaseModel):
     echo: bool = Field(default=False, description="Log every SQL statement.")
     pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections kept per process.")
     max_overflow: int = Field(default=10, ge=0, description="Extra PostgreSQL connections under load.")
+    pool_recycle_s: int = Field(
+        default=1800, ge=1, description="Seconds after which a pooled PostgreSQL connection is replaced."
+    )
     pool_timeout_s: float = Field(default=5.0, gt=0, description="Seconds to wait for a pooled connection.")
     connect_timeout_s: float = Field(
         default=3.0, gt=0, description="Seconds to wait when opening a connection."

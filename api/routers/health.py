@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from fastapi import APIRouter
@@ -36,6 +37,8 @@ async def ready(session: SessionDep) -> Health | JSONResponse:
             applied = await connection.run_sync(migrations.applied_revisions)
     except Exception as exc:  # any failure to reach the database means "not ready"
         logger.warning("readiness: database unreachable (%s)", type(exc).__name__)
+        with contextlib.suppress(Exception):
+            await session.rollback()  # the failed connection goes back to the pool, to be discarded
         return error_response(503, "The database is not reachable.", headers={"Retry-After": "5"})
     expected = migrations.head_revisions()
     if applied != expected:
