@@ -76,6 +76,7 @@ async def verify_password_or_dummy(password: str, password_hash: str | None) -> 
 ALGORITHM = "HS256"
 ACCESS_TYPE = "access"
 _REQUIRED_CLAIMS = ("sub", "exp", "iat", "aud", "iss", "jti", "typ", "ver")
+VERIFIED_TOKENS_CACHED = 4096  # token strings whose signature was checked (a few MiB at most)
 
 
 @dataclass(frozen=True)
@@ -106,21 +107,59 @@ def issue_access_token(*, user_id: uuid.UUID, token_version: int) -> tuple[str, 
 
 
 def decode_access_token(token: str) -> AccessClaims:
-    """Verify an access token; any defect is NotAuthenticated (a 401), never an unexpected error."""
+    """Verify an access token; any defect is NotAuthenticated (a 401), never an unexpected error.
+
+    The signature and shape are verified once per token string (a phone sends the same token for up to its
+    lifetime); the times are checked against core.clock on every call.
+    """
     settings = get_settings()
     refused = NotAuthenticated("The access token is missing, invalid or expired; sign in again.")
     try:
-        header = jwt.get_unverified_header(token)
-        if header.get("alg") != ALGORITHM or "crit" in header:
-            raise refused
-        claims = jwt.decode(
+        issued_at, expires_at, user_id, version, token_id = _verified_token(
             token,
             settings.jwt_secret_value(),
+            settings.security.jwt_audience,
+            settings.security.jwt_issuer,
+        )
+    except _Refused:
+        raise refused from None
+    now = clock.now().timestamp()
+    skew = settings.security.clock_skew_seconds
+    if issued_at > now + skew or expires_at <= now - skew or expires_at <= issued_at:
+        raise refused
+    return AccessClaims(
+        user_id=user_id,
+        token_version=version,
+        token_id=token_id,
+        expires_at=datetime.fromtimestamp(expires_at, UTC),
+    )
+
+
+class _Refused(Exception):
+    pass
+
+
+@lru_cache(maxsize=VERIFIED_TOKENS_CACHED)
+def _verified_token(
+    token: str, secret: str, audience: str, issuer: str
+) -> tuple[float, float, uuid.UUID, int, str]:
+    """(iat, exp, user id, token version, jti) of a token whose header, signature and claims are sound.
+
+    Only successes are remembered (a refusal raises, and lru_cache keeps no exceptions); the key includes the
+    secret, audience and issuer, so a changed setting never reuses an old verdict.
+    """
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") != ALGORITHM or "crit" in header:
+            raise _Refused
+        claims = jwt.decode(
+            token,
+            secret,
             algorithms=[ALGORITHM],
-            audience=settings.security.jwt_audience,
-            issuer=settings.security.jwt_issuer,
+            audience=audience,
+            issuer=issuer,
             options={
-                "verify_exp": False,  # checked below against core.clock
+                "verify_exp": False,  # checked by decode_access_token against core.clock
                 "verify_iat": True,
                 "require_aud": True,
                 "require_iat": True,
@@ -131,25 +170,19 @@ def decode_access_token(token: str) -> AccessClaims:
             },
         )
     except (JOSEError, ValueError, TypeError, KeyError, AttributeError):
-        raise refused from None
+        raise _Refused from None
     if any(name not in claims for name in _REQUIRED_CLAIMS) or claims["typ"] != ACCESS_TYPE:
-        raise refused
-    now = clock.now().timestamp()
-    skew = settings.security.clock_skew_seconds
+        raise _Refused
     try:
-        issued_at, expires_at = float(claims["iat"]), float(claims["exp"])
-        user_id = uuid.UUID(str(claims["sub"]))
-        version = int(claims["ver"])
+        return (
+            float(claims["iat"]),
+            float(claims["exp"]),
+            uuid.UUID(str(claims["sub"])),
+            int(claims["ver"]),
+            str(claims["jti"]),
+        )
     except (TypeError, ValueError):
-        raise refused from None
-    if issued_at > now + skew or expires_at <= now - skew or expires_at <= issued_at:
-        raise refused
-    return AccessClaims(
-        user_id=user_id,
-        token_version=version,
-        token_id=str(claims["jti"]),
-        expires_at=datetime.fromtimestamp(expires_at, UTC),
-    )
+        raise _Refused from None
 
 
 def new_opaque_token() -> str:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from jose import jwt
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
@@ -123,3 +124,17 @@ async def test_a_refresh_token_is_not_an_access_token(
 async def test_no_token_is_a_401(client: httpx.AsyncClient) -> None:
     answer = await client.get(ME)
     assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == "Bearer"
+
+
+async def test_a_token_checked_once_is_refused_after_the_key_changes(
+    session: AsyncSession, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # verified signatures are remembered per token string; rotating the key must still end old tokens
+    user = await factories.create_user(session)
+    headers = factories.auth_headers(user)
+    assert (await client.get(ME, headers=headers)).status_code == 200
+    monkeypatch.setattr(
+        get_settings().security, "jwt_secret", SecretStr("a-rotated-signing-key-that-is-long-enough-42")
+    )
+    answer = await client.get(ME, headers=headers)
+    assert answer.status_code == 401 and answer.json()["error"] == "not_authenticated"
