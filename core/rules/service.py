@@ -10,9 +10,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import null
+from sqlalchemy import bindparam, null
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -81,42 +82,61 @@ def _needs_meals(entry: DiaryEntryLike) -> bool:
     return entry.kind == "glucose" and entry.data.get("context") in ("fasting", "postprandial")
 
 
-async def _lookups(
-    *, session: AsyncSession, participant: Participant, entry: DiaryEntryLike, with_version: bool
-) -> tuple[int | None, datetime | None, datetime | None]:
-    """(protocol version in force, last meal before the reading, the linked meal) in ONE round trip: the
-    hot path of a single reading is this one query (the parsed protocol is cached per version)."""
+@lru_cache(maxsize=8)
+def _lookup_statement(with_version: bool, with_meals: bool, with_linked: bool) -> Any:
+    """The lookup query of `_lookups`, built once per shape: values travel as bound parameters (typed by the columns they meet), so each
+    call only binds them (building the statement took more CPU than running it)."""
     columns: list[Any] = []
     if with_version:
         columns.append(
-            select(Study.protocol_version).where(col(Study.id) == participant.study_id).scalar_subquery()
+            select(Study.protocol_version).where(col(Study.id) == bindparam("study_id")).scalar_subquery()
         )
-    if _needs_meals(entry):
-        meal = (col(DiaryEntry.participant_id) == participant.id, col(DiaryEntry.kind) == "meal")
+    if with_meals:
+        meal = (col(DiaryEntry.participant_id) == bindparam("participant_id"), col(DiaryEntry.kind) == "meal")
         columns.append(
             select(DiaryEntry.occurred_at)
             .where(
                 *meal,
                 col(DiaryEntry.voided).is_(False),
-                col(DiaryEntry.occurred_at) <= entry.occurred_at,
-                col(DiaryEntry.occurred_at) >= entry.occurred_at - MEAL_LOOKBACK,
+                col(DiaryEntry.occurred_at) <= bindparam("occurred_at"),
+                col(DiaryEntry.occurred_at) >= bindparam("lookback_from"),
             )
             .order_by(col(DiaryEntry.occurred_at).desc())
             .limit(1)
             .scalar_subquery()
         )
-        linked = entry.data.get("meal_id")
         columns.append(
             select(DiaryEntry.occurred_at)
-            .where(*meal, col(DiaryEntry.id) == uuid.UUID(str(linked)))
+            .where(*meal, col(DiaryEntry.id) == bindparam("meal_id"))
             .scalar_subquery()
-            if linked
+            if with_linked
             else null()
         )
-    if not columns:
+    return select(*columns)
+
+
+async def _lookups(
+    *, session: AsyncSession, participant: Participant, entry: DiaryEntryLike, with_version: bool
+) -> tuple[int | None, datetime | None, datetime | None]:
+    """(protocol version in force, last meal before the reading, the linked meal) in ONE round trip: the
+    hot path of a single reading is this one query (the parsed protocol is cached per version)."""
+    with_meals = _needs_meals(entry)
+    if not (with_version or with_meals):
         return None, None, None
-    row = (await session.execute(select(*columns))).one()
-    values = list(row)
+    linked = entry.data.get("meal_id") if with_meals else None
+    params: dict[str, Any] = {}
+    if with_version:
+        params["study_id"] = participant.study_id
+    if with_meals:
+        params |= {
+            "participant_id": participant.id,
+            "occurred_at": entry.occurred_at,
+            "lookback_from": entry.occurred_at - MEAL_LOOKBACK,
+        }
+    if linked:
+        params["meal_id"] = uuid.UUID(str(linked))
+    statement = _lookup_statement(with_version, with_meals, bool(linked))
+    values = list((await session.execute(statement, params)).one())
     version = values.pop(0) if with_version else None
     latest, linked_at = (values[0], values[1]) if values else (None, None)
     return version, _utc(latest), _utc(linked_at)
