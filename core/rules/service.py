@@ -7,6 +7,7 @@ raised and the messages they queue commit (or roll back) together.
 from __future__ import annotations
 
 import uuid
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -140,6 +141,56 @@ async def _lookups(
     version = values.pop(0) if with_version else None
     latest, linked_at = (values[0], values[1]) if values else (None, None)
     return version, _utc(latest), _utc(linked_at)
+
+
+@dataclass
+class _MealIndex:
+    """The participant's meals around a batch of readings, read once: each reading's last meal before it
+    (within MEAL_LOOKBACK) and its linked meal come from here instead of one query per reading."""
+
+    times: list[datetime]  # sorted occurred_at of the non-voided meals in the span
+    by_id: dict[str, datetime]
+
+    @classmethod
+    async def load(
+        cls, *, session: AsyncSession, participant: Participant, entries: Sequence[DiaryEntryLike]
+    ) -> _MealIndex:
+        readings = [e for e in entries if _needs_meals(e)]
+        if not readings:
+            return cls([], {})
+        first = min(e.occurred_at for e in readings) - MEAL_LOOKBACK
+        last = max(e.occurred_at for e in readings)
+        result = await session.execute(
+            select(DiaryEntry.id, DiaryEntry.occurred_at).where(
+                col(DiaryEntry.participant_id) == participant.id,
+                col(DiaryEntry.kind) == "meal",
+                col(DiaryEntry.voided).is_(False),
+                col(DiaryEntry.occurred_at) >= first,
+                col(DiaryEntry.occurred_at) <= last,
+            )
+        )
+        found = [(str(meal_id), _utc(at)) for meal_id, at in result.all()]
+        return cls(sorted(at for _, at in found if at), {i: at for i, at in found if at})
+
+    def around(self, entry: DiaryEntryLike) -> tuple[datetime | None, datetime | None]:
+        """(the latest meal at or before the reading within MEAL_LOOKBACK, the linked meal if in the index)."""
+        if not _needs_meals(entry):
+            return None, None
+        position = bisect_right(self.times, entry.occurred_at)
+        latest = self.times[position - 1] if position else None
+        if latest is not None and latest < entry.occurred_at - MEAL_LOOKBACK:
+            latest = None
+        linked = entry.data.get("meal_id")
+        return latest, (self.by_id.get(str(linked)) if linked else None)
+
+    async def linked(
+        self, *, session: AsyncSession, participant: Participant, entry: DiaryEntryLike
+    ) -> datetime | None:
+        """A linked meal outside the span (or voided): asked for on its own, as the single-entry path does."""
+        _version, _latest, linked = await _lookups(
+            session=session, participant=participant, entry=entry, with_version=False
+        )
+        return linked
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -324,6 +375,15 @@ async def _evaluate(
         return outcomes
     protocol: ProtocolSettings | None = None
     version = 0
+    meals: _MealIndex | None = None
+    judged = [e for e, _ in entries if not e.voided and e.kind in ("glucose", "hypo_event", "illness")]
+    if len(judged) > 1:
+        # a batch: the protocol version and every meal the readings can refer to, in two queries in all
+        version = (
+            await session.execute(select(Study.protocol_version).where(col(Study.id) == participant.study_id))
+        ).scalar_one()
+        protocol = await _settings(session=session, study_id=participant.study_id, version=version)
+        meals = await _MealIndex.load(session=session, participant=participant, entries=judged)
     conditions: list[list[alerts.Condition]] = [[] for _ in entries]
     patterned: list[int] = []
     for i, (entry, previous) in enumerate(entries):
@@ -337,13 +397,19 @@ async def _evaluate(
             continue
         if entry.kind not in ("glucose", "hypo_event", "illness"):
             continue
-        found, latest, linked = await _lookups(
-            session=session, participant=participant, entry=entry, with_version=protocol is None
-        )
-        if protocol is None:
-            assert found is not None
-            version = found
-            protocol = await _settings(session=session, study_id=participant.study_id, version=version)
+        if meals is not None:
+            latest, linked = meals.around(entry)
+            if linked is None and _needs_meals(entry) and entry.data.get("meal_id"):
+                linked = await meals.linked(session=session, participant=participant, entry=entry)
+        else:
+            found, latest, linked = await _lookups(
+                session=session, participant=participant, entry=entry, with_version=protocol is None
+            )
+            if protocol is None:
+                assert found is not None
+                version = found
+                protocol = await _settings(session=session, study_id=participant.study_id, version=version)
+        assert protocol is not None
         timing = meal_timing(entry, latest, linked, protocol)
         flags = classify.classify_entry(
             kind=entry.kind,

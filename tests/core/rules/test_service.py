@@ -18,7 +18,7 @@ from core.models.diary import DiaryEntry
 from core.models.outbox import OutboxMessage
 from core.models.people import Role
 from core.models.study import Participant, Study
-from tests.core.rules.diary_rows import change, write
+from tests.core.rules.diary_rows import change, new_row, write
 from tests.factories import create_participant, create_staff, create_study
 
 TZ = ZoneInfo("Europe/Ljubljana")
@@ -402,6 +402,76 @@ async def test_a_batch_reads_its_window_once_and_folds_its_own_repeats(session: 
     kinds = {a.kind: a for a in await alerts_of(session, participant)}
     # the level 1 on 4 March blocks the basal review for 7 days, so the run of high days suggests nothing
     assert set(kinds) == {"hypoglycemia_level_1"}
+
+
+async def test_a_batch_judges_meal_timing_as_one_by_one_does(session: AsyncSession) -> None:
+    """A batch reads the participant's meals once instead of once per reading; the flags must not change.
+
+    Each reading below is hand-worked against the defaults (fasting: no meal in the 8 h before; postprandial:
+    judged 60-180 min after the meal start, limit < 140 mg/dL):
+    """
+    from core.rules import service as rules_service
+
+    study = await create_study(session)
+    one_by_one = await create_participant(session, study)
+    batched = await create_participant(session, study)
+    old_meal = {p.id: await _meal(session, p, local(1, 12)) for p in (one_by_one, batched)}
+    cases = [
+        # (kind, local time, data, expected flags)
+        ("meal", local(9, 7), {"meal_type": "breakfast", "carbs_g": 50}, []),
+        # 90 min after the 07:00 breakfast, 150 mg/dL: judged, above the limit
+        (
+            "glucose",
+            local(9, 8, 30),
+            {"value": 150, "unit": "mg/dL", "context": "postprandial"},
+            ["postprandial_above_limit"],
+        ),
+        # 10 min after it: outside the window, not judged
+        (
+            "glucose",
+            local(9, 7, 10),
+            {"value": 150, "unit": "mg/dL", "context": "postprandial"},
+            ["postprandial_mistimed"],
+        ),
+        # "fasting" 5 h after breakfast: a meal in the 8 h before, flagged and not judged as fasting
+        (
+            "glucose",
+            local(9, 12),
+            {"value": 95, "unit": "mg/dL", "context": "fasting"},
+            ["fasting_after_meal"],
+        ),
+        # fasting 9 h after breakfast, 120 mg/dL: a true fasting value above 110
+        (
+            "glucose",
+            local(9, 16),
+            {"value": 120, "unit": "mg/dL", "context": "fasting"},
+            ["fasting_above_range"],
+        ),
+        # linked to the meal of 1 March, far outside the batch's span: 8 days later is mistimed
+        (
+            "glucose",
+            local(9, 18),
+            {"value": 120, "unit": "mg/dL", "context": "postprandial", "meal_id": "OLD"},
+            ["postprandial_mistimed"],
+        ),
+    ]
+    flags: dict[str, list[list[str]]] = {"one_by_one": [], "batched": []}
+    rows = []
+    for kind, at, data, _ in cases:
+        data = {k: (str(old_meal[one_by_one.id]) if v == "OLD" else v) for k, v in data.items()}
+        _row, outcome = await write(session, one_by_one, kind, at, **data)
+        flags["one_by_one"].append(outcome.flags)
+    for kind, at, data, _ in cases:
+        data = {k: (str(old_meal[batched.id]) if v == "OLD" else v) for k, v in data.items()}
+        rows.append(await new_row(session, batched, kind, at, **data))
+    outcomes = await rules_service.evaluate_entries(session=session, participant=batched, entries=rows)
+    flags["batched"] = [o.flags for o in outcomes]
+    expected = [case[3] for case in cases]
+    assert flags == {"one_by_one": expected, "batched": expected}
+
+
+async def _meal(session: AsyncSession, participant: Participant, at: datetime) -> object:
+    return (await new_row(session, participant, "meal", at, meal_type="lunch", carbs_g=60)).id
 
 
 async def _unjudged(
