@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, DateTime, MetaData, event, make_url
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -56,6 +57,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# JSON columns go through orjson: the stdlib encoder was a fifth of a 1,000-entry batch's CPU (py-spy).
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+
+
 def build_engine(url: str, settings: Settings | None = None, **overrides: Any) -> AsyncEngine:
     """An async engine tuned for the backend: asyncpg pool for PostgreSQL, WAL SQLite otherwise."""
     settings = settings or get_settings()
@@ -63,7 +72,10 @@ def build_engine(url: str, settings: Settings | None = None, **overrides: Any) -
     if url.startswith("sqlite"):
         _ensure_sqlite_folder(url)
         engine = create_async_engine(
-            url, echo=db.echo, connect_args={"timeout": db.sqlite_busy_timeout_ms / 1000}, **overrides
+            url,
+            echo=db.echo,
+            connect_args={"timeout": db.sqlite_busy_timeout_ms / 1000},
+            **{**JSON_CODEC, **overrides},
         )
         _tune_sqlite(engine, db.sqlite_busy_timeout_ms)
         return engine
@@ -79,6 +91,7 @@ def build_engine(url: str, settings: Settings | None = None, **overrides: Any) -
         "pool_pre_ping": False,
         "pool_recycle": db.pool_recycle_s,
         "connect_args": {"timeout": db.connect_timeout_s, "command_timeout": 30},
+        **JSON_CODEC,
     }
     kwargs.update(overrides)
     engine = create_async_engine(url, **kwargs)
