@@ -105,13 +105,14 @@ async def record_batch(
             source=source or SourceApp(),
             received_at=received_at,
             change_seq=seq,
+            body_hash=digest,
         )
         new_rows.append((i, row))
 
     stored_rows = await _insert(session, new_rows, results)
     await _rules_and_versions(session, participant, actor, stored_rows)
     for i, row in stored_rows:
-        results[i].update(status="created", entry=entries.answer(row))
+        results[i].update(status="created", entry=row.document)  # the answer, kept current by set_outcome
     for i, entry, digest in repeats:
         first = results[candidates[entry.id][0]]
         if candidates[entry.id][2] == digest and "entry" in first:

@@ -72,6 +72,7 @@ def new_row(
     source: SourceApp,
     received_at: datetime,
     change_seq: int,
+    body_hash: str | None = None,
 ) -> NewEntry:
     values = entries.timing_values(entry)
     late = entries.is_late(
@@ -94,7 +95,7 @@ def new_row(
         late=late,
         flags=[],
         alert_ids=[],
-        body_hash=canonical_hash(entry),
+        body_hash=body_hash or canonical_hash(entry),
         change_seq=change_seq,
         document={},
         **values,
