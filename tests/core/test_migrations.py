@@ -34,6 +34,11 @@ async def test_database_is_at_every_head(engine: AsyncEngine) -> None:
     assert applied == migrations.head_revisions()
 
 
+def test_the_history_has_one_head() -> None:
+    # two heads mean two migrations written side by side; the next one would not know its parent
+    assert len(migrations.head_revisions()) == 1, sorted(migrations.head_revisions())
+
+
 def test_downgrade_to_base_and_upgrade_again() -> None:
     url = create_database("updown")
     try:
