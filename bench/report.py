@@ -132,6 +132,7 @@ def table(results: list[ScenarioResult], baseline: ScenarioResult | None, runs: 
                 )
             )
     lines += _items_lines(results)
+    lines += _rules_lines(results)
     if notes:
         lines += ["", "Notes:", *notes]
     return "\n".join(lines)
@@ -150,6 +151,20 @@ def _items_lines(results: list[ScenarioResult]) -> list[str]:
             versus = f", {rate / single.rps:.1f} x diary_post's entries/s" if single else ""
             lines.append(f"  {name}: {rate:.0f} entries/s (req/s x {items}){versus}")
     return ["", "Entries per second:", *lines] if lines else []
+
+
+def _rules_lines(results: list[ScenarioResult]) -> list[str]:
+    """The rules' cost on the single POST: diary_post (rules on) against diary_post_norules, same invocation."""
+    by_name = {r.name: r for r in results if r.measured}
+    on, off = by_name.get("diary_post"), by_name.get("diary_post_norules")
+    if on is None or off is None or not off.p50_ms or not off.rps:
+        return []
+    return [
+        "",
+        "The rules' cost (diary_post against diary_post_norules):",
+        f"  p50 {on.p50_ms:.2f} ms against {off.p50_ms:.2f} ms: {100 * (on.p50_ms / off.p50_ms - 1):+.0f} %;"
+        f" req/s {on.rps:.0f} against {off.rps:.0f}: {100 * (on.rps / off.rps - 1):+.0f} %",
+    ]
 
 
 def write_json(

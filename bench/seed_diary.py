@@ -70,7 +70,7 @@ async def seed(entries: int, participants: int) -> dict[str, object]:
             await diary_batch.record_batch(
                 session=session, actor=Actor.of(user), participant=participant, entries_in=items
             )
-        result = {
+        result: dict[str, object] = {
             "participant_id": str(participant.id),
             "token": token,
             "cursor": encode_seq(0),
