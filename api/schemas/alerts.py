@@ -21,7 +21,9 @@ class AlertEntryLink(BaseModel):
     entry_version: int = Field(
         description="the version that caused or joined the alert (0: pattern evidence)"
     )
-    cause_status: str = Field(description="current, corrected or voided since")
+    cause_status: str = Field(
+        description="current, or since: corrected, voided, or rejudged (a meal logged later changed its judgement)"
+    )
 
 
 class AlertPublic(BaseModel):
@@ -39,7 +41,9 @@ class AlertPublic(BaseModel):
     occurrences: int
     first_occurred_at: datetime
     last_occurred_at: datetime
-    cause_changed: bool = Field(description="an entry that caused it was corrected or voided since")
+    cause_changed: bool = Field(
+        description="an entry that caused it was corrected, voided or re-judged since"
+    )
     details: dict[str, Any] = Field(description="evidence and context; for dose review the suggestion itself")
     acknowledged_by: uuid.UUID | None
     acknowledged_at: datetime | None

@@ -124,7 +124,7 @@ class ChangedBy(BaseModel):
 
 class EntryVersionPublic(BaseModel):
     version: int
-    op: Literal["create", "edit", "void"]
+    op: Literal["create", "edit", "void", "rejudge"]
     changed_by: ChangedBy
     changed_at: datetime
     reason: str | None

@@ -111,6 +111,16 @@ async def record_batch(
 
     stored_rows = await _insert(session, new_rows, results)
     await _rules_and_versions(session, participant, actor, stored_rows)
+    meals = [row for _, row in stored_rows if row.kind == "meal"]
+    if meals:  # readings stored before this batch may have waited for these meals
+        await diary_service.rejudge_near_meal(
+            session=session,
+            actor=actor,
+            participant=participant,
+            meal_ids=[row.id for row in meals],
+            times=[row.occurred_at for row in meals],
+            exclude=frozenset(row.id for _, row in stored_rows),
+        )
     for i, row in stored_rows:
         results[i].update(status="created", entry=row.document)  # the answer, kept current by set_outcome
     for i, entry, digest in repeats:

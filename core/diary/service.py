@@ -8,6 +8,7 @@ see sequence 8 committed and later find a 7 appear). Rules run after each write 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -198,6 +199,10 @@ async def record_entry(
             .where(VERSION_TABLE.c.entry_id == row.id, VERSION_TABLE.c.version == 1)
             .values(snapshot=row.document)
         )
+    if row.kind == "meal":
+        await rejudge_near_meal(
+            session=session, actor=actor, participant=participant, meal_ids=[row.id], times=[row.occurred_at]
+        )
     return row.document, True
 
 
@@ -218,6 +223,83 @@ async def _create_plain(
         await session.execute(GLUCOSE_TABLE.insert(), glucose)
     await session.execute(VERSION_TABLE.insert(), first)
     return row.id, row.change_seq
+
+
+async def rejudge_near_meal(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    participant: Participant,
+    meal_ids: Sequence[uuid.UUID],
+    times: Sequence[datetime],
+    exclude: frozenset[uuid.UUID] = frozenset(),
+) -> int:
+    """Judge again the fasting and postprandial readings a logged, moved or voided meal bears on.
+
+    A phone syncing offline entries one at a time may send a reading before the meal it followed: the reading
+    was judged without it ("fasting" though a meal came 2 h before, or postprandial with no meal known). Each
+    reading from a meal's time to MEAL_LOOKBACK after it (and any reading linked to the meal) is judged
+    again; one whose flags change gets a new version ("rejudge", attributed to whoever logged the meal, with
+    the reason) and a new feed position, so phones and clinicians see it. `exclude`: readings just judged with
+    the meals present (a batch's own). The number of readings that changed.
+    """
+    if not get_settings().rules.enabled or not (times or meal_ids):
+        return 0
+    window = rules_service.MEAL_LOOKBACK
+    near = [
+        and_(col(GlucoseReading.occurred_at) >= t, col(GlucoseReading.occurred_at) <= t + window)
+        for t in times
+    ]
+    affected = (
+        select(GlucoseReading.entry_id)
+        .where(
+            col(GlucoseReading.participant_id) == participant.id,
+            col(GlucoseReading.voided).is_(False),
+            col(GlucoseReading.context).in_(("fasting", "postprandial")),
+            or_(*near, col(GlucoseReading.meal_id).in_(list(meal_ids))),
+        )
+        .scalar_subquery()
+    )
+    readings = [
+        row
+        for row in (
+            await session.execute(
+                select(DiaryEntry)
+                .where(col(DiaryEntry.id).in_(affected), col(DiaryEntry.voided).is_(False))
+                .order_by(col(DiaryEntry.occurred_at), col(DiaryEntry.id))
+            )
+        ).scalars()
+        if row.id not in exclude
+    ]
+    if not readings:
+        return 0
+    outcomes = await rules_service.rejudge_readings(
+        session=session, participant=participant, readings=readings
+    )
+    changed = [
+        (row, outcome)
+        for row, outcome in zip(readings, outcomes, strict=True)
+        if list(outcome.flags) != list(row.flags)
+        or any(str(a) not in row.alert_ids for a in outcome.alert_ids)
+    ]
+    if not changed:
+        return 0
+    last = await bump_sequence(session=session, participant_id=participant.id, count=len(changed))
+    now = clock.now()
+    meals = ", ".join(str(m) for m in meal_ids)
+    for position, (row, outcome) in enumerate(changed, start=last - len(changed) + 1):
+        set_outcome(row, outcome.flags, outcome.alert_ids)
+        row.version += 1
+        row.change_seq = position
+        row.updated_at = now
+        row.document = entries.answer(row)
+        reason = f"re-judged by the protocol rules: the meal(s) {meals} logged, moved or voided around it"
+        session.add(DiaryEntryVersion(**version_values(row, op=REJUDGE, actor=actor, at=now, reason=reason)))
+    await session.flush()
+    return len(changed)
+
+
+REJUDGE = "rejudge"
 
 
 def _reason(value: Any, path: str = "reason") -> str:
@@ -295,6 +377,7 @@ async def edit_entry(
         message = "the change leaves the entry as it is"
         raise InvalidInput(f"Nothing to change: {message}.", fields=[FieldProblem("body", message)])
     previous = entries.answer(row)
+    moved_from = row.occurred_at
     now = clock.now()
     for name, value in values.items():
         setattr(row, name, value)
@@ -311,6 +394,14 @@ async def edit_entry(
     row.document = entries.answer(row)
     session.add(DiaryEntryVersion(**version_values(row, op="edit", actor=actor, at=now, reason=reason)))
     await session.flush()
+    if row.kind == "meal" and row.occurred_at != moved_from:
+        await rejudge_near_meal(
+            session=session,
+            actor=actor,
+            participant=participant,
+            meal_ids=[row.id],
+            times=[moved_from, row.occurred_at],
+        )
     return entries.answer(row), entries.etag(row)
 
 
@@ -347,6 +438,10 @@ async def void_entry(
     row.document = entries.answer(row)
     session.add(DiaryEntryVersion(**version_values(row, op="void", actor=actor, at=now, reason=why)))
     await session.flush()
+    if row.kind == "meal":
+        await rejudge_near_meal(
+            session=session, actor=actor, participant=participant, meal_ids=[row.id], times=[row.occurred_at]
+        )
     return entries.answer(row)
 
 

@@ -44,6 +44,7 @@ class CauseStatus(StrEnum):
     current = "current"
     corrected = "corrected"
     voided = "voided"
+    rejudged = "rejudged"  # a meal logged, moved or voided later changed how the reading is judged
 
 
 class Alert(SQLModel, table=True):

@@ -165,18 +165,26 @@ async def _notify_clinicians(*, session: AsyncSession, participant: Participant,
 
 
 async def record_cause_change(
-    *, session: AsyncSession, entry_id: uuid.UUID, version: int, voided: bool
+    *,
+    session: AsyncSession,
+    entry_id: uuid.UUID,
+    version: int,
+    voided: bool,
+    change: CauseStatus | None = None,
+    category: AlertCategory | None = None,
 ) -> list[uuid.UUID]:
-    """A voided or corrected entry that caused unresolved alerts: each alert says so and stays for a clinician."""
-    rows = (
-        await session.execute(
-            select(Alert, AlertEntry)
-            .join(AlertEntry, col(AlertEntry.alert_id) == col(Alert.id))
-            .where(col(AlertEntry.entry_id) == entry_id, col(Alert.status) != AlertStatus.resolved.value)
-        )
-    ).all()
+    """A voided, corrected (or re-judged) entry that caused unresolved alerts (of `category`, if given): each
+    alert says so and stays for a clinician."""
+    query = (
+        select(Alert, AlertEntry)
+        .join(AlertEntry, col(AlertEntry.alert_id) == col(Alert.id))
+        .where(col(AlertEntry.entry_id) == entry_id, col(Alert.status) != AlertStatus.resolved.value)
+    )
+    if category is not None:
+        query = query.where(col(Alert.category) == category.value)
+    rows = (await session.execute(query)).all()
     now = clock.now()
-    change = CauseStatus.voided if voided else CauseStatus.corrected
+    change = change or (CauseStatus.voided if voided else CauseStatus.corrected)
     for alert, link in rows:
         link.cause_status = change
         alert.cause_changed = True

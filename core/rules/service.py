@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from core.config import get_settings
-from core.models.alerts import AlertCategory, Severity
+from core.models.alerts import AlertCategory, CauseStatus, Severity
 from core.models.diary import DiaryEntry
 from core.models.study import Participant, ProtocolVersion, Study
 from core.protocol import ProtocolSettings
@@ -364,12 +364,53 @@ async def evaluate_entries(
     return await _evaluate(session=session, participant=participant, entries=[(e, None) for e in entries])
 
 
+# Flags that depend on the meals logged around a reading (the rest judge the value alone).
+MEAL_DEPENDENT_FLAGS = frozenset(
+    {
+        classify.FASTING_BELOW,
+        classify.FASTING_ABOVE,
+        classify.FASTING_AFTER_MEAL,
+        classify.POSTPRANDIAL_ABOVE,
+        classify.POSTPRANDIAL_MISTIMED,
+    }
+)
+
+
+async def rejudge_readings(
+    *, session: AsyncSession, participant: Participant, readings: Sequence[DiaryEntryLike]
+) -> list[RuleOutcome]:
+    """Judge stored readings again after a meal near them was logged, moved or voided.
+
+    Only what is new raises anything: a flag the reading already had (a low value, say) joins or raises no
+    alert again, so a resolved alert is not reopened by a meal logged later. A dose-review alert whose reading
+    lost the flag that made it part of the pattern records the change and stays for the clinician.
+    """
+    known = [set(getattr(r, "flags", None) or []) for r in readings]
+    outcomes = await _evaluate(
+        session=session, participant=participant, entries=[(r, None) for r in readings], known=known
+    )
+    for reading, before, outcome in zip(readings, known, outcomes, strict=True):
+        lost = (before - set(outcome.flags)) & MEAL_DEPENDENT_FLAGS
+        if lost:
+            outcome.alert_ids += await alerts.record_cause_change(
+                session=session,
+                entry_id=reading.id,
+                version=reading.version + 1,
+                voided=False,
+                change=CauseStatus.rejudged,
+                category=AlertCategory.dose_review,
+            )
+    return outcomes
+
+
 async def _evaluate(
     *,
     session: AsyncSession,
     participant: Participant,
     entries: list[tuple[DiaryEntryLike, dict[str, Any] | None]],
+    known: list[set[str]] | None = None,
 ) -> list[RuleOutcome]:
+    """`known`: flags each entry already had (re-judging); only flags outside them raise alerts."""
     outcomes = [RuleOutcome() for _ in entries]
     if not get_settings().rules.enabled or not entries:
         return outcomes
@@ -420,8 +461,9 @@ async def _evaluate(
             protocol=protocol,
         )
         outcomes[i].flags = flags
-        conditions[i] = safety_conditions(entry, flags, protocol)
-        if _dose_review_applies(entry, flags):
+        fresh = [f for f in flags if f not in known[i]] if known is not None else flags
+        conditions[i] = safety_conditions(entry, fresh, protocol) if fresh or known is None else []
+        if _dose_review_applies(entry, fresh):
             patterned.append(i)
     if protocol is None:
         return outcomes
@@ -446,7 +488,8 @@ async def _evaluate(
         for i in patterned:
             entry = entries[i][0]
             window.today = entry.local_date
-            for suggestion in dose_review_suggestions(window, entry, outcomes[i].flags, protocol):
+            fresh = [f for f in outcomes[i].flags if known is None or f not in known[i]]
+            for suggestion in dose_review_suggestions(window, entry, fresh, protocol):
                 if suggestion.evidence_days:
                     # the window counts fasting days; the readings themselves are read once a rule fires
                     evidence = await fasting_evidence(
