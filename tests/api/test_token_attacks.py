@@ -6,7 +6,7 @@ import base64
 import json
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -74,6 +74,11 @@ ATTACKS: dict[str, Callable[[User], str]] = {
     "wrong aud": lambda u: _sign(_claims(u, aud="someone-else")),
     "wrong iss": lambda u: _sign(_claims(u, iss="https://evil.example")),
     "missing jti": lambda u: _sign(_claims(u, jti=None)),
+    "missing exp": lambda u: _sign(_claims(u, exp=None)),
+    "missing iat": lambda u: _sign(_claims(u, iat=None)),
+    "missing sub": lambda u: _sign(_claims(u, sub=None)),
+    "missing iss": lambda u: _sign(_claims(u, iss=None)),
+    "exp not a number": lambda u: _sign(_claims(u, exp="tomorrow")),
     "missing token version": lambda u: _sign(_claims(u, ver=None)),
     "old token version": lambda u: _sign(_claims(u, ver=u.token_version - 1)),
     "future iat": lambda u: _sign(_claims(u, iat=int(time.time()) + 3600, exp=int(time.time()) + 4000)),
@@ -104,6 +109,19 @@ async def test_an_issued_token_expires_after_fifteen_minutes(
     clock.set_now(clock.now() + timedelta(minutes=14))
     assert (await client.get(ME, headers=headers)).status_code == 200
     clock.set_now(clock.now() + timedelta(minutes=2))
+    assert (await client.get(ME, headers=headers)).status_code == 401
+
+
+async def test_token_times_follow_the_service_clock_even_when_it_is_set_in_the_past(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    # the service's clock, not the wall clock, decides: a token issued on 1 March 2025 by that clock is
+    # good for 15 minutes of it
+    user = await factories.create_user(session)
+    clock.set_now(datetime(2025, 3, 1, 8, 0, tzinfo=UTC))
+    headers = factories.auth_headers(user)
+    assert (await client.get(ME, headers=headers)).status_code == 200
+    clock.set_now(datetime(2025, 3, 1, 8, 16, tzinfo=UTC))
     assert (await client.get(ME, headers=headers)).status_code == 401
 
 
