@@ -2,7 +2,10 @@
 
 `baseline_app`: FastAPI parsing and validating a small glucose-like JSON body, no database.
 `db_limit_app`: the same endpoint plus one asyncpg INSERT per request (the database limit).
-Both are served by uvicorn exactly like the real service (see bench/scenarios.py).
+`stack_floor_app`: the same INSERT through the service's stack: a SQLAlchemy AsyncSession per request from a
+dependency, one transaction (BEGIN, INSERT, COMMIT) on an asyncpg pool of 20. What any endpoint of this
+stack that writes in a transaction can reach at best, before any work of its own.
+All are served by uvicorn exactly like the real service (see bench/scenarios.py).
 """
 
 from __future__ import annotations
@@ -10,11 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 GLUCOSE_PATH = "/glucose"
@@ -69,5 +72,67 @@ async def record_glucose_in_db(glucose_reading: GlucoseReading, request: Request
         glucose_reading.value,
         glucose_reading.unit,
         glucose_reading.occurred_at,
+    )
+    return glucose_reading
+
+
+# ---- the stack's floor -------------------------------------------------------------------------------------
+def _floor_engine() -> Any:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url = os.environ["BENCH_DB_DSN"].replace("postgresql://", "postgresql+asyncpg://", 1)
+    # as the diary scenarios' server: pool held at 20, no pre-ping (core/db.py)
+    return create_async_engine(url, pool_size=20, max_overflow=0, pool_pre_ping=False)
+
+
+@asynccontextmanager
+async def _floor_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    engine = _floor_engine()
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {BENCH_TABLE} ("
+                " id uuid PRIMARY KEY, value double precision NOT NULL, unit text NOT NULL,"
+                " occurred_at timestamptz NOT NULL, received_at timestamptz NOT NULL DEFAULT now())"
+            )
+        )
+    app.state.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    try:
+        yield
+    finally:
+        await engine.dispose()
+
+
+async def _floor_session(request: Request) -> AsyncIterator[Any]:
+    session = request.app.state.sessions()
+    try:
+        yield session
+        await session.commit()
+    finally:
+        await session.close()
+
+
+stack_floor_app = FastAPI(
+    title="bench stack floor", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_floor_lifespan
+)
+
+
+@stack_floor_app.post(GLUCOSE_PATH, status_code=201)
+async def record_glucose_through_the_stack(
+    glucose_reading: GlucoseReading, session: Annotated[Any, Depends(_floor_session, scope="function")]
+) -> GlucoseReading:
+    from sqlalchemy import text
+
+    await session.execute(
+        text(f"INSERT INTO {BENCH_TABLE} (id, value, unit, occurred_at) VALUES (:id, :value, :unit, :at)"),
+        {
+            "id": glucose_reading.id,
+            "value": glucose_reading.value,
+            "unit": glucose_reading.unit,
+            "at": glucose_reading.occurred_at,
+        },
     )
     return glucose_reading

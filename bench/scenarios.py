@@ -166,6 +166,9 @@ def _glucodiary_migrate(ctx: RunContext) -> None:
 
 BASELINE_SERVER = ServerSpec("bench.apps:baseline_app", _uvicorn("bench.apps:baseline_app"), _bench_env)
 DB_LIMIT_SERVER = ServerSpec("bench.apps:db_limit_app", _uvicorn("bench.apps:db_limit_app"), _bench_env)
+STACK_FLOOR_SERVER = ServerSpec(
+    "bench.apps:stack_floor_app", _uvicorn("bench.apps:stack_floor_app"), _bench_env
+)
 GLUCODIARY_SERVER = ServerSpec(
     name="glucodiary serve",
     command=lambda ctx, port: [
@@ -204,6 +207,16 @@ SCENARIOS: list[Scenario] = [
         name="db_limit",
         server=DB_LIMIT_SERVER,
         description="baseline + one asyncpg INSERT per request (the database limit)",
+        method="POST",
+        path=GLUCOSE_PATH,
+        body=GLUCOSE_BODY,
+        headers=JSON_HEADERS,
+        expect_status=(201,),
+    ),
+    Scenario(
+        name="stack_floor",
+        server=STACK_FLOOR_SERVER,
+        description="the same INSERT through FastAPI + a SQLAlchemy AsyncSession transaction (the stack's floor)",
         method="POST",
         path=GLUCOSE_PATH,
         body=GLUCOSE_BODY,
