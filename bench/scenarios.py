@@ -191,37 +191,29 @@ GLUCOSE_BODY = json.dumps(
     {"id": "__UUID__", "value": 5.8, "unit": "mmol/L", "occurred_at": "2025-03-14T07:30:00+01:00"}
 )
 
+
+def _reference(name: str, server: ServerSpec, description: str) -> Scenario:
+    """A reference app's scenario: POST of the glucose-like body to bench.apps' one endpoint."""
+    return Scenario(
+        name=name,
+        server=server,
+        description=description,
+        method="POST",
+        path=GLUCOSE_PATH,
+        body=GLUCOSE_BODY,
+        headers=JSON_HEADERS,
+        expect_status=(201,),
+    )
+
+
 # Order matters: baseline first, since every other figure is divided by it.
 SCENARIOS: list[Scenario] = [
-    Scenario(
-        name="baseline",
-        server=BASELINE_SERVER,
-        description="bare FastAPI: validate a glucose-like JSON body, no database",
-        method="POST",
-        path=GLUCOSE_PATH,
-        body=GLUCOSE_BODY,
-        headers=JSON_HEADERS,
-        expect_status=(201,),
-    ),
-    Scenario(
-        name="db_limit",
-        server=DB_LIMIT_SERVER,
-        description="baseline + one asyncpg INSERT per request (the database limit)",
-        method="POST",
-        path=GLUCOSE_PATH,
-        body=GLUCOSE_BODY,
-        headers=JSON_HEADERS,
-        expect_status=(201,),
-    ),
-    Scenario(
-        name="stack_floor",
-        server=STACK_FLOOR_SERVER,
-        description="the same INSERT through FastAPI + a SQLAlchemy AsyncSession transaction (the stack's floor)",
-        method="POST",
-        path=GLUCOSE_PATH,
-        body=GLUCOSE_BODY,
-        headers=JSON_HEADERS,
-        expect_status=(201,),
+    _reference("baseline", BASELINE_SERVER, "bare FastAPI: validate a glucose-like JSON body, no database"),
+    _reference("db_limit", DB_LIMIT_SERVER, "baseline + one asyncpg INSERT per request (the database limit)"),
+    _reference(
+        "stack_floor",
+        STACK_FLOOR_SERVER,
+        "the same INSERT through FastAPI + a SQLAlchemy AsyncSession transaction (the stack's floor)",
     ),
     Scenario(
         name="health",

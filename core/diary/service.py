@@ -384,25 +384,51 @@ async def edit_entry(
     row.late = entries.is_late(
         row.occurred_at, row.entered_at, row.received_at, get_settings().diary.late_after_hours
     )
+    await _new_version(
+        session=session,
+        actor=actor,
+        participant=participant,
+        row=row,
+        seq=seq,
+        previous=previous,
+        at=now,
+        op="edit",
+        reason=reason,
+        meal_times=[moved_from, row.occurred_at] if row.occurred_at != moved_from else [],
+    )
+    return entries.answer(row), entries.etag(row)
+
+
+async def _new_version(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    participant: Participant,
+    row: DiaryEntry,
+    seq: int,
+    previous: dict[str, Any],
+    at: datetime,
+    op: str,
+    reason: str,
+    meal_times: list[datetime],
+) -> None:
+    """Store the changed row as its next version: the glucose row follows, the rules judge it again, the
+    version table keeps it whole with who, when and why, and a meal's readings around `meal_times` are
+    judged again."""
     row.version += 1
     row.change_seq = seq
-    row.updated_at = now
+    row.updated_at = at
     await session.flush()
     if row.kind == "glucose":
         await _sync_glucose(session, row)
     await apply_rules(session=session, participant=participant, row=row, previous=previous)
     row.document = entries.answer(row)
-    session.add(DiaryEntryVersion(**version_values(row, op="edit", actor=actor, at=now, reason=reason)))
+    session.add(DiaryEntryVersion(**version_values(row, op=op, actor=actor, at=at, reason=reason)))
     await session.flush()
-    if row.kind == "meal" and row.occurred_at != moved_from:
+    if row.kind == "meal" and meal_times:
         await rejudge_near_meal(
-            session=session,
-            actor=actor,
-            participant=participant,
-            meal_ids=[row.id],
-            times=[moved_from, row.occurred_at],
+            session=session, actor=actor, participant=participant, meal_ids=[row.id], times=meal_times
         )
-    return entries.answer(row), entries.etag(row)
 
 
 async def _sync_glucose(session: AsyncSession, row: DiaryEntry) -> None:
@@ -428,20 +454,18 @@ async def void_entry(
     now = clock.now()
     row.voided = True
     row.void_reason = why
-    row.version += 1
-    row.change_seq = seq
-    row.updated_at = now
-    await session.flush()
-    if row.kind == "glucose":
-        await _sync_glucose(session, row)
-    await apply_rules(session=session, participant=participant, row=row, previous=previous)
-    row.document = entries.answer(row)
-    session.add(DiaryEntryVersion(**version_values(row, op="void", actor=actor, at=now, reason=why)))
-    await session.flush()
-    if row.kind == "meal":
-        await rejudge_near_meal(
-            session=session, actor=actor, participant=participant, meal_ids=[row.id], times=[row.occurred_at]
-        )
+    await _new_version(
+        session=session,
+        actor=actor,
+        participant=participant,
+        row=row,
+        seq=seq,
+        previous=previous,
+        at=now,
+        op="void",
+        reason=why,
+        meal_times=[row.occurred_at],
+    )
     return entries.answer(row)
 
 
