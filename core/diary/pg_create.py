@@ -5,7 +5,6 @@ inserted, its glucose row and its first version. SQLite (in-process, no round tr
 
 from __future__ import annotations
 
-import uuid
 from functools import lru_cache
 from typing import Any
 
@@ -32,8 +31,9 @@ def _select_list(table: Table, prefix: str, skip: tuple[str, ...] = ()) -> tuple
     return names, casts
 
 
-@lru_cache
-def statement(with_glucose: bool) -> TextClause:
+@lru_cache(maxsize=32)
+def statement(with_glucose: bool, extra_columns: str = "") -> TextClause:
+    """`extra_columns`: more columns for the final SELECT (the rules' lookups: rules_service.prefetch)."""
     # Built once from the tables' own column names and types; values always travel as bound parameters.
     entry_names, entry_casts = _select_list(_ENTRY, "e_", skip=("change_seq",))
     version_names, version_casts = _select_list(_VERSION, "v_")
@@ -53,7 +53,8 @@ def statement(with_glucose: bool) -> TextClause:
             f", reading AS (INSERT INTO glucose_reading ({', '.join(glucose_names)})"  # noqa: S608
             f" SELECT {', '.join(glucose_casts)} FROM entry)"
         )
-    parts.append(" SELECT id, change_seq FROM entry")
+    # extra_columns is SQL compiled from our own statements (never user input); values stay bound parameters
+    parts.append(f" SELECT id, change_seq{', ' + extra_columns if extra_columns else ''} FROM entry")  # noqa: S608
     return text("".join(parts))
 
 
@@ -74,11 +75,21 @@ async def create(
     entry_values: dict[str, Any],
     version_values: dict[str, Any],
     glucose_values: dict[str, Any] | None,
-) -> tuple[uuid.UUID, int] | None:
-    """(id, change_seq) of the inserted entry, or None when an entry with its id already exists."""
+    extra: tuple[str, dict[str, Any]] | None = None,
+) -> tuple[Any, ...] | None:
+    """(id, change_seq, *the extra columns) of the inserted entry, or None when its id already exists.
+
+    `extra`: (columns, their parameters) read in the same statement. They see the database as the statement
+    began: a meal committed by a request of the same participant while this one waited for the counter lock
+    is not among them (the meal's own write then judges this reading again: rejudge_near_meal).
+    """
     params = _params(_ENTRY, "e_", {k: v for k, v in entry_values.items() if k != "change_seq"})
     params.update(_params(_VERSION, "v_", version_values))
     if glucose_values is not None:
         params.update(_params(_GLUCOSE, "g_", glucose_values))
-    row = (await session.execute(statement(glucose_values is not None), params)).first()
-    return (row[0], row[1]) if row else None
+    columns = ""
+    if extra is not None:
+        columns, extra_params = extra
+        params.update(extra_params)
+    row = (await session.execute(statement(glucose_values is not None, columns), params)).first()
+    return tuple(row) if row else None

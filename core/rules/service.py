@@ -6,6 +6,7 @@ raised and the messages they queue commit (or roll back) together.
 
 from __future__ import annotations
 
+import re
 import uuid
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, null
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -83,24 +85,30 @@ def _needs_meals(entry: DiaryEntryLike) -> bool:
     return entry.kind == "glucose" and entry.data.get("context") in ("fasting", "postprandial")
 
 
+JUDGED_KINDS = frozenset({"glucose", "hypo_event", "illness"})
+
+
 @lru_cache(maxsize=8)
 def _lookup_statement(with_version: bool, with_meals: bool, with_linked: bool) -> Any:
-    """The lookup query of `_lookups`, built once per shape: values travel as bound parameters (typed by the columns they meet), so each
-    call only binds them (building the statement took more CPU than running it)."""
+    """The lookup query of `_lookups`, built once per shape: values travel as bound parameters (typed by the
+    columns they meet), so each call only binds them (building the statement took more CPU than running it)."""
     columns: list[Any] = []
     if with_version:
         columns.append(
-            select(Study.protocol_version).where(col(Study.id) == bindparam("study_id")).scalar_subquery()
+            select(Study.protocol_version).where(col(Study.id) == bindparam("l_study_id")).scalar_subquery()
         )
     if with_meals:
-        meal = (col(DiaryEntry.participant_id) == bindparam("participant_id"), col(DiaryEntry.kind) == "meal")
+        meal = (
+            col(DiaryEntry.participant_id) == bindparam("l_participant_id"),
+            col(DiaryEntry.kind) == "meal",
+        )
         columns.append(
             select(DiaryEntry.occurred_at)
             .where(
                 *meal,
                 col(DiaryEntry.voided).is_(False),
-                col(DiaryEntry.occurred_at) <= bindparam("occurred_at"),
-                col(DiaryEntry.occurred_at) >= bindparam("lookback_from"),
+                col(DiaryEntry.occurred_at) <= bindparam("l_occurred_at"),
+                col(DiaryEntry.occurred_at) >= bindparam("l_lookback_from"),
             )
             .order_by(col(DiaryEntry.occurred_at).desc())
             .limit(1)
@@ -108,7 +116,7 @@ def _lookup_statement(with_version: bool, with_meals: bool, with_linked: bool) -
         )
         columns.append(
             select(DiaryEntry.occurred_at)
-            .where(*meal, col(DiaryEntry.id) == bindparam("meal_id"))
+            .where(*meal, col(DiaryEntry.id) == bindparam("l_meal_id"))
             .scalar_subquery()
             if with_linked
             else null()
@@ -116,31 +124,82 @@ def _lookup_statement(with_version: bool, with_meals: bool, with_linked: bool) -
     return select(*columns)
 
 
-async def _lookups(
-    *, session: AsyncSession, participant: Participant, entry: DiaryEntryLike, with_version: bool
-) -> tuple[int | None, datetime | None, datetime | None]:
-    """(protocol version in force, last meal before the reading, the linked meal) in ONE round trip: the
-    hot path of a single reading is this one query (the parsed protocol is cached per version)."""
+def _lookup_params(
+    participant: Participant, entry: DiaryEntryLike, with_version: bool
+) -> tuple[bool, bool, dict[str, Any]]:
+    """(meals needed, a linked meal, the lookup query's parameters) for one entry."""
     with_meals = _needs_meals(entry)
-    if not (with_version or with_meals):
-        return None, None, None
     linked = entry.data.get("meal_id") if with_meals else None
     params: dict[str, Any] = {}
     if with_version:
-        params["study_id"] = participant.study_id
+        params["l_study_id"] = participant.study_id
     if with_meals:
         params |= {
-            "participant_id": participant.id,
-            "occurred_at": entry.occurred_at,
-            "lookback_from": entry.occurred_at - MEAL_LOOKBACK,
+            "l_participant_id": participant.id,
+            "l_occurred_at": entry.occurred_at,
+            "l_lookback_from": entry.occurred_at - MEAL_LOOKBACK,
         }
     if linked:
-        params["meal_id"] = uuid.UUID(str(linked))
-    statement = _lookup_statement(with_version, with_meals, bool(linked))
-    values = list((await session.execute(statement, params)).one())
+        params["l_meal_id"] = uuid.UUID(str(linked))
+    return with_meals, bool(linked), params
+
+
+def _lookup_values(values: Sequence[Any], with_version: bool) -> Lookups:
+    values = list(values)
     version = values.pop(0) if with_version else None
     latest, linked_at = (values[0], values[1]) if values else (None, None)
     return version, _utc(latest), _utc(linked_at)
+
+
+# (protocol version in force, last meal before the reading, the linked meal)
+Lookups = tuple[int | None, datetime | None, datetime | None]
+
+
+async def _lookups(
+    *, session: AsyncSession, participant: Participant, entry: DiaryEntryLike, with_version: bool
+) -> Lookups:
+    """What the rules read for one entry, in ONE round trip (the parsed protocol is cached per version)."""
+    with_meals, linked, params = _lookup_params(participant, entry, with_version)
+    if not (with_version or with_meals):
+        return None, None, None
+    statement = _lookup_statement(with_version, with_meals, linked)
+    return _lookup_values((await session.execute(statement, params)).one(), with_version)
+
+
+@lru_cache(maxsize=8)
+def _lookup_columns(with_meals: bool, with_linked: bool) -> tuple[str, dict[str, Any]]:
+    """The lookup query's columns as PostgreSQL SQL with named parameters, and the values of its own
+    constants: the same query, for a statement that reads it in its own round trip."""
+    compiled = _lookup_statement(True, with_meals, with_linked).compile(
+        dialect=postgresql.dialect(paramstyle="named")
+    )
+    # ":name::UUID" casts as CAST(:name AS UUID), which text() reads as a named parameter
+    sql = re.sub(r":(\w+)::(TIMESTAMP WITH TIME ZONE|[A-Z]+)", r"CAST(:\1 AS \2)", str(compiled))
+    assert sql.startswith("SELECT ") and "::" not in sql  # the columns only, every parameter named
+    return sql.removeprefix("SELECT "), dict(compiled.params)
+
+
+@dataclass(frozen=True)
+class Prefetch:
+    """What evaluate_entry would read for a new entry, for the caller to read in its own statement."""
+
+    columns: str  # SQL: ", "-separated scalar subqueries (PostgreSQL), named parameters
+    params: dict[str, Any]
+
+    @staticmethod
+    def values(row: Sequence[Any]) -> Lookups:
+        """The lookups from the values the columns returned."""
+        return _lookup_values(row, with_version=True)
+
+
+def prefetch(participant: Participant, entry: DiaryEntryLike) -> Prefetch | None:
+    """The rules' reads for a new entry as SQL columns (PostgreSQL), or None when the rules read nothing:
+    core/diary/pg_create.py adds them to its insert, saving the rules a round trip on the hot path."""
+    if not get_settings().rules.enabled or entry.voided or entry.kind not in JUDGED_KINDS:
+        return None
+    with_meals, linked, params = _lookup_params(participant, entry, with_version=True)
+    columns, constants = _lookup_columns(with_meals, linked)
+    return Prefetch(columns, {**constants, **params})
 
 
 @dataclass
@@ -347,13 +406,17 @@ async def evaluate_entry(
     participant: Participant,
     entry: DiaryEntryLike,
     previous: dict[str, Any] | None = None,
+    prefetched: Lookups | None = None,
 ) -> RuleOutcome:
     """Classify a just-written (flushed) entry and raise or join the alerts it causes.
 
     `previous` is the prior version's snapshot for edits and voids (None for a new entry): alerts that the
-    entry caused record the change and stay open for a clinician to resolve.
+    entry caused record the change and stay open for a clinician to resolve. `prefetched`: what the rules
+    would read, already read by the caller's statement (`prefetch`).
     """
-    outcomes = await _evaluate(session=session, participant=participant, entries=[(entry, previous)])
+    outcomes = await _evaluate(
+        session=session, participant=participant, entries=[(entry, previous)], prefetched=prefetched
+    )
     return outcomes[0]
 
 
@@ -409,15 +472,17 @@ async def _evaluate(
     participant: Participant,
     entries: list[tuple[DiaryEntryLike, dict[str, Any] | None]],
     known: list[set[str]] | None = None,
+    prefetched: Lookups | None = None,
 ) -> list[RuleOutcome]:
-    """`known`: flags each entry already had (re-judging); only flags outside them raise alerts."""
+    """`known`: flags each entry already had (re-judging); only flags outside them raise alerts.
+    `prefetched`: the lookups of a single entry, read by the caller (see `prefetch`)."""
     outcomes = [RuleOutcome() for _ in entries]
     if not get_settings().rules.enabled or not entries:
         return outcomes
     protocol: ProtocolSettings | None = None
     version = 0
     meals: _MealIndex | None = None
-    judged = [e for e, _ in entries if not e.voided and e.kind in ("glucose", "hypo_event", "illness")]
+    judged = [e for e, _ in entries if not e.voided and e.kind in JUDGED_KINDS]
     if len(judged) > 1:
         # a batch: the protocol version and every meal the readings can refer to, in two queries in all
         version = (
@@ -436,16 +501,19 @@ async def _evaluate(
             # a void keeps the flags the entry had: the record stays as it was, only out of every count
             outcomes[i].flags = list((previous or {}).get("flags") or [])
             continue
-        if entry.kind not in ("glucose", "hypo_event", "illness"):
+        if entry.kind not in JUDGED_KINDS:
             continue
         if meals is not None:
             latest, linked = meals.around(entry)
             if linked is None and _needs_meals(entry) and entry.data.get("meal_id"):
                 linked = await meals.linked(session=session, participant=participant, entry=entry)
         else:
-            found, latest, linked = await _lookups(
-                session=session, participant=participant, entry=entry, with_version=protocol is None
-            )
+            if prefetched is not None and len(entries) == 1:
+                found, latest, linked = prefetched
+            else:
+                found, latest, linked = await _lookups(
+                    session=session, participant=participant, entry=entry, with_version=protocol is None
+                )
             if protocol is None:
                 assert found is not None
                 version = found

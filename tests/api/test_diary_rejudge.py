@@ -206,3 +206,17 @@ async def test_a_review_whose_reading_is_no_longer_fasting_records_it_and_stays_
     assert after["id"] == review["id"] and after["cause_changed"] is True  # open, for the clinician to judge
     links = {link["entry_id"]: link["cause_status"] for link in after["entries"]}
     assert links[readings[2]["id"]] == "rejudged" and links[readings[0]["id"]] == "current"
+
+
+async def test_a_reading_linked_to_an_earlier_meal_is_timed_from_that_meal(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await _world(session)
+    breakfast = await _post(client, w, _meal("2026-03-02T07:00:00+01:00"))
+    await _post(client, w, entry_body("meal", occurred_at="2026-03-02T10:00:00+01:00", meal_type="snack"))
+    # 11:30, 150 mg/dL: 270 min after the linked breakfast (outside 60-180: not judged) ...
+    linked = _reading("2026-03-02T11:30:00+01:00", 150, "postprandial") | {"meal_id": breakfast["id"]}
+    assert (await _post(client, w, linked))["flags"] == ["postprandial_mistimed"]
+    # ... while the same value with no link is timed from the latest meal, the 10:00 snack: 90 min, above 140
+    plain = _reading("2026-03-02T11:30:00+01:00", 150, "postprandial")
+    assert (await _post(client, w, plain))["flags"] == ["postprandial_above_limit"]
