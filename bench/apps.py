@@ -4,7 +4,8 @@
 `db_limit_app`: the same endpoint plus one asyncpg INSERT per request (the database limit).
 `stack_floor_app`: the same INSERT through the service's stack: a SQLAlchemy AsyncSession per request from a
 dependency, one transaction (BEGIN, INSERT, COMMIT) on an asyncpg pool of 20. What any endpoint of this
-stack that writes in a transaction can reach at best, before any work of its own.
+stack that writes in a transaction can reach at best, before any work of its own. Its second endpoint
+(CORE_PATH) does the same on a SQLAlchemy Core connection, without the ORM session.
 All are served by uvicorn exactly like the real service (see bench/scenarios.py).
 """
 
@@ -21,6 +22,7 @@ from fastapi import Depends, FastAPI, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 GLUCOSE_PATH = "/glucose"
+CORE_PATH = "/glucose-core"  # stack_floor_app only: the INSERT on a Core connection instead of a session
 BENCH_TABLE = "bench_glucose_reading"
 # The service's default pool (core.config: pool_size 10, max_overflow 10), so both wait on the same number.
 POOL_MIN_SIZE = 10
@@ -99,6 +101,7 @@ async def _floor_lifespan(app: FastAPI) -> AsyncIterator[None]:
                 " occurred_at timestamptz NOT NULL, received_at timestamptz NOT NULL DEFAULT now())"
             )
         )
+    app.state.engine = engine
     app.state.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     try:
         yield
@@ -118,6 +121,26 @@ async def _floor_session(request: Request) -> AsyncIterator[Any]:
 stack_floor_app = FastAPI(
     title="bench stack floor", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_floor_lifespan
 )
+
+
+@stack_floor_app.post(CORE_PATH, status_code=201)
+async def record_glucose_through_core(glucose_reading: GlucoseReading, request: Request) -> GlucoseReading:
+    """The same INSERT on a SQLAlchemy Core connection (no ORM session): BEGIN, INSERT, COMMIT."""
+    from sqlalchemy import text
+
+    async with request.app.state.engine.begin() as connection:
+        await connection.execute(
+            text(
+                f"INSERT INTO {BENCH_TABLE} (id, value, unit, occurred_at) VALUES (:id, :value, :unit, :at)"
+            ),
+            {
+                "id": glucose_reading.id,
+                "value": glucose_reading.value,
+                "unit": glucose_reading.unit,
+                "at": glucose_reading.occurred_at,
+            },
+        )
+    return glucose_reading
 
 
 @stack_floor_app.post(GLUCOSE_PATH, status_code=201)

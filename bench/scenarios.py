@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.apps import GLUCOSE_PATH
+from bench.apps import CORE_PATH, GLUCOSE_PATH
 
 # uvicorn's defaults: uvloop and httptools when installed, as `glucodiary serve` gets them.
 UVICORN_LOOP = "auto"
@@ -192,14 +192,14 @@ GLUCOSE_BODY = json.dumps(
 )
 
 
-def _reference(name: str, server: ServerSpec, description: str) -> Scenario:
-    """A reference app's scenario: POST of the glucose-like body to bench.apps' one endpoint."""
+def _reference(name: str, server: ServerSpec, description: str, path: str = GLUCOSE_PATH) -> Scenario:
+    """A reference app's scenario: POST of the glucose-like body to one of bench.apps' endpoints."""
     return Scenario(
         name=name,
         server=server,
         description=description,
         method="POST",
-        path=GLUCOSE_PATH,
+        path=path,
         body=GLUCOSE_BODY,
         headers=JSON_HEADERS,
         expect_status=(201,),
@@ -214,6 +214,12 @@ SCENARIOS: list[Scenario] = [
         "stack_floor",
         STACK_FLOOR_SERVER,
         "the same INSERT through FastAPI + a SQLAlchemy AsyncSession transaction (the stack's floor)",
+    ),
+    _reference(
+        "stack_floor_core",
+        STACK_FLOOR_SERVER,
+        "the same INSERT in a transaction on a SQLAlchemy Core connection (no ORM session)",
+        path=CORE_PATH,
     ),
     Scenario(
         name="health",
