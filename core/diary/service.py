@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Text, and_, cast, or_, update
@@ -257,10 +257,9 @@ async def rejudge_near_meal(
     """
     if not get_settings().rules.enabled or not (times or meal_ids):
         return 0
-    window = rules_service.MEAL_LOOKBACK
     near = [
-        and_(col(GlucoseReading.occurred_at) >= t, col(GlucoseReading.occurred_at) <= t + window)
-        for t in times
+        and_(col(GlucoseReading.occurred_at) >= start, col(GlucoseReading.occurred_at) <= end)
+        for start, end in _merged_windows(times, rules_service.MEAL_LOOKBACK)
     ]
     affected = (
         select(GlucoseReading.entry_id)
@@ -312,6 +311,18 @@ async def rejudge_near_meal(
 
 
 REJUDGE = "rejudge"
+
+
+def _merged_windows(times: Sequence[datetime], length: timedelta) -> list[tuple[datetime, datetime]]:
+    """[t, t + length] for each time, overlapping ones merged: a week of meals synced at once is one window,
+    not a thousand OR-ed conditions (SQLite refuses expressions deeper than 1,000)."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start in sorted(times):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], start + length))
+        else:
+            merged.append((start, start + length))
+    return merged
 
 
 def _reason(value: Any, path: str = "reason") -> str:

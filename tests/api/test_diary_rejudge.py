@@ -10,6 +10,7 @@ postprandial judged 60-180 min after the meal start against < 140 mg/dL; level 1
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -220,3 +221,48 @@ async def test_a_reading_linked_to_an_earlier_meal_is_timed_from_that_meal(
     # ... while the same value with no link is timed from the latest meal, the 10:00 snack: 90 min, above 140
     plain = _reading("2026-03-02T11:30:00+01:00", 150, "postprandial")
     assert (await _post(client, w, plain))["flags"] == ["postprandial_above_limit"]
+
+
+async def test_a_week_synced_as_two_batches_ends_the_same_in_either_order(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    # 10 days x 25 readings (fasting and postprandial at every quarter hour from 06:00) and 10 days x 3 meals,
+    # as two batches: a phone that sent the meals first and one that sent the readings first
+    readings, meals = [], []
+    for day in range(2, 12):
+        for meal_hour in (7, 12, 18):
+            meals.append(_meal(f"2026-03-{day:02d}T{meal_hour:02d}:00:00+01:00"))
+        for slot in range(25):
+            at = f"2026-03-{day:02d}T{6 + slot // 4:02d}:{15 * (slot % 4):02d}:00+01:00"
+            readings.append(_reading(at, 100 + slot * 3, "fasting" if slot % 2 else "postprandial"))
+    finals = []
+    for first, second in ((meals, readings), (readings, meals)):
+        w = await _world(session)
+        for batch in (first, second):
+            items = [{**body, "id": entry_body()["id"]} for body in batch]
+            answer = await client.post(
+                entries_path(w["participant"], "batch"), json={"entries": items}, headers=w["phone"]
+            )
+            assert answer.status_code == 200, answer.text
+            assert {r["status"] for r in answer.json()["results"]} == {"created"}
+        listed = await client.get(
+            entries_path(w["participant"]), params={"kind": "glucose", "limit": "500"}, headers=w["phone"]
+        )
+        finals.append(sorted((e["occurred_at"], e["context"], e["flags"]) for e in listed.json()["items"]))
+    assert len(finals[0]) == 250 and finals[0] == finals[1]
+    # and the meals did change judgements: readings 1-2 h after a meal are not fasting values
+    assert any(flags == ["fasting_after_meal"] for _, _, flags in finals[0])
+
+
+async def test_a_full_batch_of_meals_is_stored(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    # 1,000 meals (the batch limit) each 6 h apart after a stored reading: their windows are merged before
+    # the re-judging query (SQLite refuses 1,000 OR-ed conditions; this was a 500 before)
+    w = await _world(session)
+    await _post(client, w, _reading("2026-01-10T12:00:00+01:00", 120, "fasting"))
+    start = datetime(2026, 1, 10, 4, tzinfo=UTC)
+    meals = [_meal((start + timedelta(hours=6 * i)).isoformat()) for i in range(1000)]
+    answer = await client.post(
+        entries_path(w["participant"], "batch"), json={"entries": meals}, headers=w["phone"]
+    )
+    assert answer.status_code == 200, answer.text
+    assert [r["status"] for r in answer.json()["results"]] == ["created"] * 1000
