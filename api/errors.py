@@ -138,7 +138,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ConnectionError)
     @app.exception_handler(OSError)
     async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
-        logger.error("database unavailable: %s", type(exc).__name__)
+        # the driver's own message (no SQL, no parameters: they may hold health data) tells a lock timeout
+        # or a lost connection from a statement the database refused
+        cause = getattr(exc, "orig", None) or exc
+        logger.error(
+            "database unavailable: %s: %.200s",
+            type(exc).__name__,
+            str(cause).splitlines()[0] if str(cause) else "",
+        )
         return error_response(
             503,
             "The database is not reachable right now; nothing was saved. Please retry shortly.",
