@@ -185,8 +185,9 @@ async def _rules_and_versions(
             ),
             changed,
         )
-    await session.execute(
-        diary_service.VERSION_TABLE.insert(),
+    await diary_service.insert_many(
+        session,
+        diary_service.VERSION_TABLE,
         [
             diary_service.version_values(row, op="create", actor=actor, at=row.received_at, reason=None)
             for row in rows

@@ -1,6 +1,12 @@
-"""A new entry in one round trip on PostgreSQL: one statement of data-modifying CTEs bumps the participant's
-feed counter (taking its row lock until commit), inserts the entry unless its id exists, and, only when it was
-inserted, its glucose row and its first version. SQLite (in-process, no round trips) takes the plain path.
+"""PostgreSQL's fast paths of the diary's writes; SQLite (in-process, no round trips) takes the plain ones.
+
+`create`: a new entry in one round trip: one statement of data-modifying CTEs bumps the participant's feed
+counter (taking its row lock until commit), inserts the entry unless its id exists, and, only when it was
+inserted, its glucose row and its first version.
+
+`insert_many`: a batch's rows of one table straight through asyncpg's executemany, in the session's
+transaction: SQLAlchemy's per-row parameter building and type processing were a quarter of a 1,000-entry
+batch's CPU (py-spy).
 """
 
 from __future__ import annotations
@@ -8,9 +14,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import JSON, Table, TextClause, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models.diary import DiaryEntry, DiaryEntryVersion, GlucoseReading
@@ -64,7 +72,7 @@ def _params(table: Table, prefix: str, values: dict[str, Any]) -> dict[str, Any]
         if column.name not in values:
             continue
         value = values[column.name]
-        if isinstance(column.type, JSON) or "JSON" in type(column.type).__name__.upper():
+        if _is_json(column):
             value = orjson.dumps(value).decode()
         params[f"{prefix}{column.name}"] = value
     return params
@@ -93,3 +101,38 @@ async def create(
         params.update(extra_params)
     row = (await session.execute(statement(glucose_values is not None, columns), params)).first()
     return tuple(row) if row else None
+
+
+def _is_json(column: Any) -> bool:
+    return isinstance(column.type, JSON) or "JSON" in type(column.type).__name__.upper()
+
+
+@lru_cache(maxsize=16)
+def _insert_sql(table: Table, names: tuple[str, ...]) -> tuple[str, tuple[bool, ...]]:
+    placeholders = ", ".join(f"${i}" for i in range(1, len(names) + 1))
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({placeholders})"  # noqa: S608
+    return sql, tuple(_is_json(table.c[name]) for name in names)
+
+
+async def insert_many(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows (dicts with the same keys, values as the ORM would bind them) into `table`, in the
+    session's transaction; a constraint violation raises SQLAlchemy's IntegrityError, as session.execute would.
+    """
+    if not rows:
+        return
+    names = tuple(column.name for column in table.columns if column.name in rows[0])
+    sql, json_columns = _insert_sql(table, names)
+    records = [
+        tuple(
+            orjson.dumps(row[name]).decode() if is_json and row[name] is not None else row[name]
+            for name, is_json in zip(names, json_columns, strict=True)
+        )
+        for row in rows
+    ]
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    try:
+        await driver.executemany(sql, records)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(sql, None, exc) from exc

@@ -608,7 +608,15 @@ async def changes(
 
 async def insert_new_rows(session: AsyncSession, rows: list[NewEntry]) -> None:
     """Insert entries (and their glucose rows) in bulk: one statement per table."""
-    await session.execute(ENTRY_TABLE.insert(), [row_values(r) for r in rows])
+    await insert_many(session, ENTRY_TABLE, [row_values(r) for r in rows])
     glucose = [entries.glucose_values(r) for r in rows if r.kind == "glucose"]
     if glucose:
-        await session.execute(GLUCOSE_TABLE.insert(), glucose)
+        await insert_many(session, GLUCOSE_TABLE, glucose)
+
+
+async def insert_many(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Rows of one table in one go: asyncpg's executemany on PostgreSQL, an executemany insert otherwise."""
+    if session.get_bind().dialect.name == "postgresql":
+        await pg_create.insert_many(session, table, rows)
+    elif rows:
+        await session.execute(table.insert(), rows)

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -201,3 +202,30 @@ async def test_feed_positions_only_grow_across_every_write_path(
     )
     # the voided entry moved to the last position; the batch took two positions after the first create
     assert list(rows.scalars()) == [2, 3, 5]
+
+
+async def test_an_id_stored_between_the_check_and_the_insert_loses_only_its_item(
+    client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another request stores an id after this batch looked for existing ids (a race the look-up cannot see):
+    # the bulk insert meets the unique key, falls back to one item at a time, and only that item is refused.
+    from core.diary import batch as diary_batch
+
+    study = await f.create_study(session)
+    participant = await f.create_participant(session, study)
+    headers = f.auth_headers(await f.participant_user(session, participant))
+    raced = entry_body(kind="meal")
+    assert (await client.post(entries_path(participant), json=raced, headers=headers)).status_code == 201
+
+    async def nothing_stored_yet(_session: AsyncSession, _ids: list) -> dict:  # type: ignore[type-arg]
+        return {}
+
+    monkeypatch.setattr(diary_batch, "_existing", nothing_stored_yet)
+    items = [entry_body(value=101), {**raced, "carbs_g": 80}, entry_body(value=102)]
+    answer = await client.post(entries_path(participant, "batch"), json={"entries": items}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [r["status"] for r in results] == ["created", "rejected", "created"]
+    assert results[1]["error"]["error"] == "conflict"
+    listed = (await client.get(entries_path(participant), headers=headers)).json()["items"]
+    assert sorted(e.get("value", e.get("carbs_g")) for e in listed) == [45, 101, 102]  # the first meal kept
