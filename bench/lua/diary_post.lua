@@ -1,4 +1,5 @@
--- wrk script of the diary_post scenario: many participants' phones, each posting with its own token.
+-- wrk script of the diary_post and diary_batch scenarios: many participants' phones, each posting with its
+-- own token to its own participant's path (the scenario's path after the participant id: /entries, /entries/batch).
 --   BENCH_DIARY_PEOPLE  file of "participant_id access_token" lines (written by the scenario's setup hook)
 --   BENCH_BODY_FILE     the entry; every "__UUID__" becomes a fresh UUID4 per request
 -- Requests go round-robin over the participants, so writes of one participant stay rare, as on a real
@@ -30,8 +31,12 @@ function setup(thread)
    thread:set("thread_index", threads_set_up)
 end
 
+-- what follows the participant id in the scenario's path ("/entries", "/entries/batch")
+suffix = "/entries"
+
 local sent = 0
 function init(args)
+   suffix = wrk.path:match("^/api/v1/participants/[^/]+(/.*)$") or suffix
    local seed = tonumber(os.getenv("BENCH_SEED") or "") or os.time()
    math.randomseed(seed + (thread_index or 0) * 104729)
    sent = math.random(0, #people - 1)
@@ -45,6 +50,6 @@ function request()
       ["Authorization"] = "Bearer " .. person[2],
       ["User-Agent"] = "GlucodiaryApp/2.3.1",
    }
-   local path = "/api/v1/participants/" .. person[1] .. "/entries"
+   local path = "/api/v1/participants/" .. person[1] .. suffix
    return wrk.format("POST", path, headers, (template:gsub("__UUID__", uuid4)))
 end
