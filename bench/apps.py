@@ -25,6 +25,12 @@ GLUCOSE_PATH = "/glucose"
 CORE_PATH = "/glucose-core"  # stack_floor_app only: the INSERT on a Core connection instead of a session
 BENCH_TABLE = "bench_glucose_reading"
 # The service's default pool (core.config: pool_size 10, max_overflow 10), so both wait on the same number.
+BENCH_TABLE_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {BENCH_TABLE} ("
+    " id uuid PRIMARY KEY, value double precision NOT NULL, unit text NOT NULL,"
+    " occurred_at timestamptz NOT NULL, received_at timestamptz NOT NULL DEFAULT now())"
+)
+NAMED_INSERT = f"INSERT INTO {BENCH_TABLE} (id, value, unit, occurred_at) VALUES (:id, :value, :unit, :at)"
 POOL_MIN_SIZE = 10
 POOL_MAX_SIZE = 20
 
@@ -49,11 +55,7 @@ async def _pool_lifespan(app: FastAPI) -> AsyncIterator[None]:
     dsn = os.environ["BENCH_DB_DSN"]
     pool = await asyncpg.create_pool(dsn, min_size=POOL_MIN_SIZE, max_size=POOL_MAX_SIZE)
     async with pool.acquire() as connection:
-        await connection.execute(
-            f"CREATE TABLE IF NOT EXISTS {BENCH_TABLE} ("
-            " id uuid PRIMARY KEY, value double precision NOT NULL, unit text NOT NULL,"
-            " occurred_at timestamptz NOT NULL, received_at timestamptz NOT NULL DEFAULT now())"
-        )
+        await connection.execute(BENCH_TABLE_DDL)
     app.state.pool = pool
     try:
         yield
@@ -94,19 +96,17 @@ async def _floor_lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     engine = _floor_engine()
     async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                f"CREATE TABLE IF NOT EXISTS {BENCH_TABLE} ("
-                " id uuid PRIMARY KEY, value double precision NOT NULL, unit text NOT NULL,"
-                " occurred_at timestamptz NOT NULL, received_at timestamptz NOT NULL DEFAULT now())"
-            )
-        )
+        await connection.execute(text(BENCH_TABLE_DDL))
     app.state.engine = engine
     app.state.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     try:
         yield
     finally:
         await engine.dispose()
+
+
+def _named(reading: GlucoseReading) -> dict[str, Any]:
+    return {"id": reading.id, "value": reading.value, "unit": reading.unit, "at": reading.occurred_at}
 
 
 async def _floor_session(request: Request) -> AsyncIterator[Any]:
@@ -130,15 +130,8 @@ async def record_glucose_through_core(glucose_reading: GlucoseReading, request: 
 
     async with request.app.state.engine.begin() as connection:
         await connection.execute(
-            text(
-                f"INSERT INTO {BENCH_TABLE} (id, value, unit, occurred_at) VALUES (:id, :value, :unit, :at)"
-            ),
-            {
-                "id": glucose_reading.id,
-                "value": glucose_reading.value,
-                "unit": glucose_reading.unit,
-                "at": glucose_reading.occurred_at,
-            },
+            text(NAMED_INSERT),
+            _named(glucose_reading),
         )
     return glucose_reading
 
@@ -150,12 +143,7 @@ async def record_glucose_through_the_stack(
     from sqlalchemy import text
 
     await session.execute(
-        text(f"INSERT INTO {BENCH_TABLE} (id, value, unit, occurred_at) VALUES (:id, :value, :unit, :at)"),
-        {
-            "id": glucose_reading.id,
-            "value": glucose_reading.value,
-            "unit": glucose_reading.unit,
-            "at": glucose_reading.occurred_at,
-        },
+        text(NAMED_INSERT),
+        _named(glucose_reading),
     )
     return glucose_reading
