@@ -449,8 +449,10 @@ async def rejudge_readings(
     lost the flag that made it part of the pattern records the change and stays for the clinician.
     """
     known = [set(getattr(r, "flags", None) or []) for r in readings]
+    # judged as the version a change of flags makes (alert links name the version that caused them)
+    upcoming = [_NextVersion.of(r) for r in readings]
     outcomes = await _evaluate(
-        session=session, participant=participant, entries=[(r, None) for r in readings], known=known
+        session=session, participant=participant, entries=[(r, None) for r in upcoming], known=known
     )
     for reading, before, outcome in zip(readings, known, outcomes, strict=True):
         lost = (before - set(outcome.flags)) & MEAL_DEPENDENT_FLAGS
@@ -464,6 +466,35 @@ async def rejudge_readings(
                 category=AlertCategory.dose_review,
             )
     return outcomes
+
+
+@dataclass
+class _NextVersion:
+    """A stored entry as its next version would be: the same fields, the version number after it."""
+
+    id: uuid.UUID
+    participant_id: uuid.UUID
+    kind: str
+    data: dict[str, Any]
+    occurred_at: datetime
+    utc_offset_minutes: int
+    local_date: date
+    voided: bool
+    version: int
+
+    @classmethod
+    def of(cls, entry: DiaryEntryLike) -> _NextVersion:
+        return cls(
+            entry.id,
+            entry.participant_id,
+            entry.kind,
+            entry.data,
+            entry.occurred_at,
+            entry.utc_offset_minutes,
+            entry.local_date,
+            entry.voided,
+            entry.version + 1,
+        )
 
 
 async def _evaluate(
@@ -491,6 +522,7 @@ async def _evaluate(
         protocol = await _settings(session=session, study_id=participant.study_id, version=version)
         meals = await _MealIndex.load(session=session, participant=participant, entries=judged)
     conditions: list[list[alerts.Condition]] = [[] for _ in entries]
+    patterns: list[list[str]] = [[] for _ in entries]  # the flags each entry brings to the pattern rules
     patterned: list[int] = []
     for i, (entry, previous) in enumerate(entries):
         if previous is not None and cause_changed(entry, previous):
@@ -531,7 +563,10 @@ async def _evaluate(
         outcomes[i].flags = flags
         fresh = [f for f in flags if f not in known[i]] if known is not None else flags
         conditions[i] = safety_conditions(entry, fresh, protocol) if fresh or known is None else []
-        if _dose_review_applies(entry, fresh):
+        # re-judged after a meal: the meal-dependent flags feed the patterns again even when unchanged, since
+        # what they are paired with changed (the meal type a postprandial value follows, say)
+        patterns[i] = [f for f in flags if f in fresh or f in MEAL_DEPENDENT_FLAGS]
+        if _dose_review_applies(entry, patterns[i]):
             patterned.append(i)
     if protocol is None:
         return outcomes
@@ -556,8 +591,7 @@ async def _evaluate(
         for i in patterned:
             entry = entries[i][0]
             window.today = entry.local_date
-            fresh = [f for f in outcomes[i].flags if known is None or f not in known[i]]
-            for suggestion in dose_review_suggestions(window, entry, fresh, protocol):
+            for suggestion in dose_review_suggestions(window, entry, patterns[i], protocol):
                 if suggestion.evidence_days:
                     # the window counts fasting days; the readings themselves are read once a rule fires
                     evidence = await fasting_evidence(

@@ -266,3 +266,28 @@ async def test_a_full_batch_of_meals_is_stored(client: httpx.AsyncClient, sessio
     )
     assert answer.status_code == 200, answer.text
     assert [r["status"] for r in answer.json()["results"]] == ["created"] * 1000
+
+
+async def test_a_meal_bolus_review_is_raised_whichever_came_first(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    # postprandial 150 mg/dL (>= 140) at 08:30 on 2, 3 and 4 March, 90 min after a 07:00 breakfast: the
+    # bolus of that meal type is above the limit on 3 of 7 days, so a review of the breakfast bolus is due
+    days = ("02", "03", "04")
+    reviews = []
+    for meals_first in (True, False):
+        w = await _world(session)
+        meals = [_meal(f"2026-03-{d}T07:00:00+01:00") for d in days]
+        readings = [_reading(f"2026-03-{d}T08:30:00+01:00", 150, "postprandial") for d in days]
+        stored = {}
+        for body in [*meals, *readings] if meals_first else [*readings, *meals]:
+            stored[body["id"]] = await _post(client, w, body)
+        listed = (await client.get(ALERTS, params={"status": "open"}, headers=w["clinician"])).json()["items"]
+        [review] = [a for a in listed if a["kind"].startswith("dose_review")]
+        reviews.append((review["kind"], review["details"].get("meal_type")))
+        if not meals_first:
+            # the last reading was judged again when its breakfast came: the review names that new version
+            last = await _get(client, w, readings[-1]["id"])
+            links = {link["entry_id"]: link["entry_version"] for link in review["entries"]}
+            assert last["version"] == 2 and links[last["id"]] == 2 and review["id"] in last["alerts"]
+    assert reviews[0] == reviews[1] and reviews[0][0] == "dose_review_meal_bolus"
