@@ -19,10 +19,13 @@ from core.errors import DomainError, Forbidden, NotAuthenticated
 from core.models.people import Role, User
 from core.models.study import Participant
 
+# HTTP's safe methods only read (RFC 9110 section 9.2.1): their sessions skip the transaction on PostgreSQL.
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-async def get_session() -> AsyncIterator[AsyncSession]:
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One unit of work per request: commit if the route returned, roll back if it raised."""
-    session = database.session()
+    session = database.session(read_only=request.method in READ_ONLY_METHODS)
     try:
         yield session
         await session.commit()

@@ -139,6 +139,7 @@ class Database:
     def __init__(self) -> None:
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._readers: async_sessionmaker[AsyncSession] | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -151,12 +152,22 @@ class Database:
     def use(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        # Reads on PostgreSQL run each statement on its own, without BEGIN and COMMIT (two of a read
+        # request's five round trips); the same pool. SQLite is in-process: it keeps the one kind of session.
+        readers = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._readers = (
+            async_sessionmaker(readers, expire_on_commit=False, autoflush=False)
+            if engine.dialect.name == "postgresql"
+            else self._sessions
+        )
 
-    def session(self) -> AsyncSession:
+    def session(self, *, read_only: bool = False) -> AsyncSession:
+        """A unit of work; `read_only`: for requests that only read (no transaction on PostgreSQL, so what
+        such a request writes by mistake is committed statement by statement, never lost)."""
         if self._sessions is None:
             _ = self.engine
-        assert self._sessions is not None
-        return self._sessions()
+        assert self._sessions is not None and self._readers is not None
+        return (self._readers if read_only else self._sessions)()
 
     async def dispose(self) -> None:
         if self._engine is not None:

@@ -229,3 +229,32 @@ async def test_an_id_stored_between_the_check_and_the_insert_loses_only_its_item
     assert results[1]["error"]["error"] == "conflict"
     listed = (await client.get(entries_path(participant), headers=headers)).json()["items"]
     assert sorted(e.get("value", e.get("carbs_g")) for e in listed) == [45, 101, 102]  # the first meal kept
+
+
+async def test_reads_through_the_real_sessions_see_every_committed_write(
+    committing_client: httpx.AsyncClient,
+) -> None:
+    # GET requests run without a transaction on PostgreSQL (api/deps.py); what they answer must still be
+    # exactly what the writes before them committed, and a refused read must not spoil the next one
+    async with session_scope() as session:
+        study = await f.create_study(session)
+        participant = await f.create_participant(session, study)
+        headers = f.auth_headers(await f.participant_user(session, participant))
+    base = entries_path(participant)
+    first = await committing_client.post(base, json=entry_body(value=90), headers=headers)
+    second = await committing_client.post(base, json=entry_body(value=95), headers=headers)
+    assert (first.status_code, second.status_code) == (201, 201)
+    edited = await committing_client.patch(
+        f"{base}/{first.json()['id']}", json={"version": 1, "value": 91, "reason": "typo"}, headers=headers
+    )
+    assert edited.status_code == 200, edited.text
+    missing = await committing_client.get(f"{base}/{uuid.uuid4()}", headers=headers)
+    assert missing.status_code == 404
+    one = await committing_client.get(f"{base}/{first.json()['id']}", headers=headers)
+    assert one.status_code == 200 and one.json()["value"] == 91 and one.headers["ETag"].endswith('-v2"')
+    listed = (await committing_client.get(base, headers=headers)).json()["items"]
+    assert sorted(e["value"] for e in listed) == [91, 95]
+    feed = await committing_client.get(f"/api/v1/participants/{participant.id}/changes", headers=headers)
+    assert sorted(c["entry"]["value"] for c in feed.json()["changes"]) == [91, 95]
+    history = await committing_client.get(f"{base}/{first.json()['id']}/history", headers=headers)
+    assert [v["entry"]["value"] for v in history.json()["items"]] == [90, 91]
