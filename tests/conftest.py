@@ -151,12 +151,23 @@ async def committing_app(engine: AsyncEngine) -> AsyncIterator[FastAPI]:
     """The app with real, committing sessions (for concurrency tests); every table is emptied afterwards."""
     yield create_app()
     async with engine.begin() as connection:
+        # the append-only triggers (alembic 0007, 0008) refuse these deletes: only the test database's
+        # cleanup lifts them, for its own transaction (PostgreSQL: a superuser's session_replication_role;
+        # SQLite: the triggers dropped and created again, DDL being transactional there)
+        triggers = []
         if connection.dialect.name == "postgresql":
-            # the append-only triggers (alembic 0007) refuse these deletes; a superuser's maintenance session
-            # may switch triggers off for its own transaction, as only the test database's cleanup does
             await connection.execute(text("SET LOCAL session_replication_role = replica"))
+        else:
+            found = await connection.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            )
+            triggers = list(found.all())
+            for name, _sql in triggers:
+                await connection.execute(text(f'DROP TRIGGER "{name}"'))
         for table in reversed(metadata.sorted_tables):
             await connection.execute(table.delete())
+        for _name, sql in triggers:
+            await connection.execute(text(sql))
 
 
 @pytest.fixture
