@@ -34,6 +34,22 @@ async def test_database_is_at_every_head(engine: AsyncEngine) -> None:
     assert applied == migrations.head_revisions()
 
 
+async def test_readiness_reads_the_schema_as_alembic_does(engine: AsyncEngine) -> None:
+    # /ready answers without importing Alembic (core/migrations.py); it must agree with Alembic itself
+    from alembic.script import ScriptDirectory
+
+    alembic_heads = ScriptDirectory.from_config(migrations.alembic_config()).get_heads()
+    assert migrations.head_revisions() == frozenset(alembic_heads)
+    async with engine.connect() as connection:
+        ours = await connection.run_sync(migrations.applied_revisions)
+        theirs = await connection.run_sync(lambda c: MigrationContext.configure(c).get_current_heads())
+    assert ours == set(theirs) and ours
+    from sqlalchemy import create_engine
+
+    with create_engine("sqlite://").connect() as empty:  # never migrated: no alembic_version table
+        assert migrations.applied_revisions(empty) == set()
+
+
 def test_the_history_has_one_head() -> None:
     # two heads mean two migrations written side by side; the next one would not know its parent
     assert len(migrations.head_revisions()) == 1, sorted(migrations.head_revisions())
