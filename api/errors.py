@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.middleware import request_id_var
 from core import errors
 
 logger = logging.getLogger("glucodiary.api")
@@ -56,6 +57,19 @@ class ErrorBody(BaseModel):
     error: str
     detail: str
     fields: list[FieldErrorBody] | None = None
+
+
+# SQLite's OperationalError covers both a busy or unreachable database file and statements it refuses
+# ("Expression tree is too large", "too many SQL variables"): only the first kind is an outage (503).
+_SQLITE_OUTAGES = ("locked", "busy", "disk", "unable to open", "readonly", "full", "interrupted")
+
+
+def _sqlite_refused_statement(exc: Exception) -> bool:
+    cause = getattr(exc, "orig", None)
+    if not isinstance(exc, sa_exc.OperationalError) or type(cause).__module__ != "sqlite3":
+        return False
+    message = str(cause).lower()
+    return not any(word in message for word in _SQLITE_OUTAGES)
 
 
 def error_response(
@@ -138,6 +152,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ConnectionError)
     @app.exception_handler(OSError)
     async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
+        if _sqlite_refused_statement(exc):
+            # not an outage: SQLite refused the statement itself (a bug of ours); retrying cannot help
+            logger.error("SQLite refused a statement", exc_info=exc)
+            return error_response(
+                500,
+                f"Something went wrong on our side. Quote request id {request_id_var.get()} to support.",
+            )
         # the driver's own message (no SQL, no parameters: they may hold health data) tells a lock timeout
         # or a lost connection from a statement the database refused
         cause = getattr(exc, "orig", None) or exc

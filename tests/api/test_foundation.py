@@ -115,6 +115,33 @@ async def test_unexpected_error_is_a_500_without_traceback(app: FastAPI) -> None
     assert response.headers["x-request-id"] in body["detail"]
 
 
+@pytest.mark.parametrize(
+    ("message", "status", "error"),
+    [
+        ("database is locked", 503, "service_unavailable"),  # busy past the timeout: retry later
+        ("unable to open database file", 503, "service_unavailable"),
+        ("Expression tree is too large (maximum depth 1000)", 500, "internal_error"),  # our bug
+    ],
+)
+async def test_a_sqlite_outage_is_a_503_and_a_refused_statement_a_500(
+    app: FastAPI, message: str, status: int, error: str
+) -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    @app.get("/api/v1/_sqlite")
+    async def sqlite_fails() -> None:
+        raise OperationalError("SELECT 1", {}, sqlite3.OperationalError(message))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/api/v1/_sqlite")
+    assert (response.status_code, response.json()["error"]) == (status, error)
+    if status == 500:
+        assert response.headers["x-request-id"] in response.json()["detail"]
+
+
 async def test_security_headers_and_request_id(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/anything", headers={"X-Request-ID": "phone-req-12345"})
     headers = response.headers
