@@ -450,7 +450,7 @@ async def rejudge_readings(
     """
     known = [set(getattr(r, "flags", None) or []) for r in readings]
     # judged as the version a change of flags makes (alert links name the version that caused them)
-    upcoming = [_NextVersion.of(r) for r in readings]
+    upcoming = [_NextVersion(r) for r in readings]
     outcomes = await _evaluate(
         session=session, participant=participant, entries=[(r, None) for r in upcoming], known=known
     )
@@ -468,33 +468,15 @@ async def rejudge_readings(
     return outcomes
 
 
-@dataclass
 class _NextVersion:
-    """A stored entry as its next version would be: the same fields, the version number after it."""
+    """A stored entry as its next version would be: its own fields, the version number after it."""
 
-    id: uuid.UUID
-    participant_id: uuid.UUID
-    kind: str
-    data: dict[str, Any]
-    occurred_at: datetime
-    utc_offset_minutes: int
-    local_date: date
-    voided: bool
-    version: int
+    def __init__(self, entry: DiaryEntryLike) -> None:
+        self._entry = entry
+        self.version = entry.version + 1
 
-    @classmethod
-    def of(cls, entry: DiaryEntryLike) -> _NextVersion:
-        return cls(
-            entry.id,
-            entry.participant_id,
-            entry.kind,
-            entry.data,
-            entry.occurred_at,
-            entry.utc_offset_minutes,
-            entry.local_date,
-            entry.voided,
-            entry.version + 1,
-        )
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._entry, name)
 
 
 async def _evaluate(
