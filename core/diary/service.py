@@ -237,6 +237,9 @@ async def _create_plain(
     return row.id, row.change_seq
 
 
+REJUDGE = "rejudge"  # the version op of a reading judged again after a meal near it changed
+
+
 async def rejudge_near_meal(
     *,
     session: AsyncSession,
@@ -288,29 +291,26 @@ async def rejudge_near_meal(
         session=session, participant=participant, readings=readings
     )
     changed = [
-        (row, outcome)
+        row
         for row, outcome in zip(readings, outcomes, strict=True)
-        if list(outcome.flags) != list(row.flags)
-        or any(str(a) not in row.alert_ids for a in outcome.alert_ids)
+        if set_outcome(row, outcome.flags, outcome.alert_ids)
     ]
     if not changed:
         return 0
     last = await bump_sequence(session=session, participant_id=participant.id, count=len(changed))
     now = clock.now()
-    meals = ", ".join(str(m) for m in meal_ids)
-    for position, (row, outcome) in enumerate(changed, start=last - len(changed) + 1):
-        set_outcome(row, outcome.flags, outcome.alert_ids)
+    reason = (
+        f"re-judged by the protocol rules: the meal(s) {', '.join(str(m) for m in meal_ids)}"
+        " logged, moved or voided around it"
+    )
+    for position, row in enumerate(changed, start=last - len(changed) + 1):
         row.version += 1
         row.change_seq = position
         row.updated_at = now
         row.document = entries.answer(row)
-        reason = f"re-judged by the protocol rules: the meal(s) {meals} logged, moved or voided around it"
         session.add(DiaryEntryVersion(**version_values(row, op=REJUDGE, actor=actor, at=now, reason=reason)))
     await session.flush()
     return len(changed)
-
-
-REJUDGE = "rejudge"
 
 
 def _merged_windows(times: Sequence[datetime], length: timedelta) -> list[tuple[datetime, datetime]]:

@@ -498,10 +498,7 @@ async def _evaluate(
     judged = [e for e, _ in entries if not e.voided and e.kind in JUDGED_KINDS]
     if len(judged) > 1:
         # a batch: the protocol version and every meal the readings can refer to, in two queries in all
-        version = (
-            await session.execute(select(Study.protocol_version).where(col(Study.id) == participant.study_id))
-        ).scalar_one()
-        protocol = await _settings(session=session, study_id=participant.study_id, version=version)
+        protocol, version = await protocol_for(session=session, study_id=participant.study_id)
         meals = await _MealIndex.load(session=session, participant=participant, entries=judged)
     conditions: list[list[alerts.Condition]] = [[] for _ in entries]
     patterns: list[list[str]] = [[] for _ in entries]  # the flags each entry brings to the pattern rules
