@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.middleware import request_id_var
+from api.middleware import internal_error_detail, request_id_var
 from core import errors
 
 logger = logging.getLogger("glucodiary.api")
@@ -155,10 +155,7 @@ def install(app: FastAPI) -> None:
         if _sqlite_refused_statement(exc):
             # not an outage: SQLite refused the statement itself (a bug of ours); retrying cannot help
             logger.error("SQLite refused a statement", exc_info=exc)
-            return error_response(
-                500,
-                f"Something went wrong on our side. Quote request id {request_id_var.get()} to support.",
-            )
+            return error_response(500, internal_error_detail(request_id_var.get()))
         # the driver's own message (no SQL, no parameters: they may hold health data) tells a lock timeout
         # or a lost connection from a statement the database refused
         cause = getattr(exc, "orig", None) or exc

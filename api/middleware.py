@@ -14,6 +14,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("glucodiary.api")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+def internal_error_detail(request_id: str) -> str:
+    """What a 500 says: nothing of the fault itself, the request id to quote."""
+    return f"Something went wrong on our side. Quote request id {request_id} to support."
+
+
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -99,12 +106,7 @@ class ServiceMiddleware:
         except Exception:
             logger.exception("unhandled error on %s %s", scope["method"], path)
             if not response_started:
-                await self._reply(
-                    send_with_headers,
-                    500,
-                    "internal_error",
-                    f"Something went wrong on our side. Quote request id {request_id} to support.",
-                )
+                await self._reply(send_with_headers, 500, "internal_error", internal_error_detail(request_id))
         finally:
             logger.info(
                 "%s %s %s %.1fms",
