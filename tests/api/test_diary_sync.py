@@ -15,18 +15,24 @@ from sqlmodel import col, select
 from core.db import session_scope
 from core.models.diary import DiaryEntry, DiaryEntryVersion
 from core.models.people import Role
+from core.models.study import Participant
 from tests import factories as f
 from tests.factories import entries_path, entry_body
+
+
+async def _committed_participant() -> tuple[Participant, dict[str, str]]:
+    """A participant and their phone's headers, committed (for the tests on real, committing sessions)."""
+    async with session_scope() as session:
+        study = await f.create_study(session)
+        participant = await f.create_participant(session, study)
+        return participant, f.auth_headers(await f.participant_user(session, participant))
 
 
 async def test_the_same_entry_posted_twice_at_once_is_stored_once(
     committing_client: httpx.AsyncClient,
 ) -> None:
-    async with session_scope() as session:
-        study = await f.create_study(session)
-        participant = await f.create_participant(session, study)
-        headers = f.auth_headers(await f.participant_user(session, participant))
-        path = entries_path(participant)
+    participant, headers = await _committed_participant()
+    path = entries_path(participant)
     body = entry_body(value=63, context="random")
     first, second = await asyncio.gather(
         committing_client.post(path, json=body, headers=headers),
@@ -236,10 +242,7 @@ async def test_reads_through_the_real_sessions_see_every_committed_write(
 ) -> None:
     # GET requests run without a transaction on PostgreSQL (api/deps.py); what they answer must still be
     # exactly what the writes before them committed, and a refused read must not spoil the next one
-    async with session_scope() as session:
-        study = await f.create_study(session)
-        participant = await f.create_participant(session, study)
-        headers = f.auth_headers(await f.participant_user(session, participant))
+    participant, headers = await _committed_participant()
     base = entries_path(participant)
     first = await committing_client.post(base, json=entry_body(value=90), headers=headers)
     second = await committing_client.post(base, json=entry_body(value=95), headers=headers)
