@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.middleware import internal_error_detail, request_id_var
 from core import errors
+from core.db import is_outage
 
 logger = logging.getLogger("glucodiary.api")
 
@@ -57,19 +58,6 @@ class ErrorBody(BaseModel):
     error: str
     detail: str
     fields: list[FieldErrorBody] | None = None
-
-
-# SQLite's OperationalError covers both a busy or unreachable database file and statements it refuses
-# ("Expression tree is too large", "too many SQL variables"): only the first kind is an outage (503).
-_SQLITE_OUTAGES = ("locked", "busy", "disk", "unable to open", "readonly", "full", "interrupted")
-
-
-def _sqlite_refused_statement(exc: Exception) -> bool:
-    cause = getattr(exc, "orig", None)
-    if not isinstance(exc, sa_exc.OperationalError) or type(cause).__module__ != "sqlite3":
-        return False
-    message = str(cause).lower()
-    return not any(word in message for word in _SQLITE_OUTAGES)
 
 
 def error_response(
@@ -152,9 +140,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ConnectionError)
     @app.exception_handler(OSError)
     async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
-        if _sqlite_refused_statement(exc):
-            # not an outage: SQLite refused the statement itself (a bug of ours); retrying cannot help
-            logger.error("SQLite refused a statement", exc_info=exc)
+        if not is_outage(exc):
+            # not an outage: the database refused the statement itself (a bug of ours); retrying cannot help
+            logger.error("the database refused a statement", exc_info=exc)
             return error_response(500, internal_error_detail(request_id_var.get()))
         # the driver's own message (no SQL, no parameters: they may hold health data) tells a lock timeout
         # or a lost connection from a statement the database refused

@@ -9,11 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, DateTime, MetaData, event, make_url
+from sqlalchemy import JSON, DateTime, MetaData, Table, event, make_url
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -193,6 +201,47 @@ async def session_scope(session: AsyncSession | None = None) -> AsyncIterator[As
     finally:
         if owned:
             await session.close()
+
+
+# The one place that picks the SQL dialect: everything else asks these.
+def dialect_name(bind: AsyncSession | AsyncConnection | AsyncEngine) -> str:
+    """ "postgresql" or "sqlite": the dialect the session, connection or engine talks to."""
+    if isinstance(bind, AsyncSession):
+        return bind.get_bind().dialect.name
+    return bind.dialect.name
+
+
+def is_postgres(bind: AsyncSession | AsyncConnection | AsyncEngine) -> bool:
+    return dialect_name(bind) == "postgresql"
+
+
+def insert_for(bind: AsyncSession | AsyncConnection | AsyncEngine, table: Table | Any) -> Any:
+    """An INSERT of the bind's dialect (PostgreSQL's or SQLite's), so `on_conflict_do_*` is available."""
+    return (postgresql.insert if is_postgres(bind) else sqlite.insert)(table)
+
+
+# SQLite's OperationalError covers both a busy or unreachable database file and statements it refuses
+# ("Expression tree is too large", "too many SQL variables"): only the first kind is an outage.
+_SQLITE_OUTAGES = ("locked", "busy", "disk", "unable to open", "readonly", "full", "interrupted")
+OUTAGE_ERRORS = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    ConnectionError,
+    OSError,
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Is `exc` the database being unreachable or busy (retrying later can help), rather than a statement
+    the database refused (a bug: retrying cannot help)?"""
+    if not isinstance(exc, OUTAGE_ERRORS):
+        return False
+    cause = getattr(exc, "orig", None)
+    if isinstance(exc, sa_exc.OperationalError) and type(cause).__module__ == "sqlite3":
+        message = str(cause).lower()
+        return any(word in message for word in _SQLITE_OUTAGES)
+    return True
 
 
 def utc_now_column_default() -> datetime:

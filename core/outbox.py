@@ -9,11 +9,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
+from core.db import insert_for
 from core.models.outbox import OutboxMessage, OutboxStatus
 
 
@@ -43,7 +42,10 @@ async def enqueue(
         "attempts": 0,
         "created_at": clock.now(),
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
+    statement = (
+        insert_for(session, OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+    )
     result = await session.execute(statement)
     return bool(getattr(result, "rowcount", 0))
