@@ -15,9 +15,9 @@ from core import security
 from core.access import Actor
 from core.db import database, session_scope
 from core.diary import batch as diary_batch
-from core.diary.cursor import encode_seq
 from core.models.people import Role, User
 from core.models.study import Participant, ProtocolVersion, Site, Study
+from core.pagination import encode_cursor
 from core.protocol import DEFAULT_PROTOCOL
 
 
@@ -73,7 +73,7 @@ async def seed(entries: int, participants: int) -> dict[str, object]:
         result: dict[str, object] = {
             "participant_id": str(participant.id),
             "token": token,
-            "cursor": encode_seq(0),
+            "cursor": encode_cursor([0]),
             "people": [[str(p.id), t] for p, _, t in people],
         }
     await database.dispose()

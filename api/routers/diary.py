@@ -157,7 +157,7 @@ async def list_entries(
             raise InvalidInput(
                 f"The query is not valid: {name} {message}.", fields=[FieldProblem(name, message)]
             )
-    documents, next_cursor = await diary_service.list_entries(
+    page = await diary_service.list_entries(
         session=session,
         participant=participant,
         kind=kind.value if kind else None,
@@ -167,7 +167,7 @@ async def list_entries(
         limit=limit,
         cursor=cursor,
     )
-    return _raw(b'{"items":[%s],"next_cursor":%s}' % (_joined(documents), orjson.dumps(next_cursor)))
+    return _raw(b'{"items":[%s],"next_cursor":%s}' % (_joined(page.items), orjson.dumps(page.next_cursor)))
 
 
 @router.get(

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.pages import Page
 from core.models.alerts import AlertStatus, DoseDecision, Severity
 from core.rules.lifecycle import AlertView
 
@@ -96,9 +97,8 @@ class AlertPublic(BaseModel):
         )
 
 
-class AlertPage(BaseModel):
-    items: list[AlertPublic]
-    next_cursor: str | None
+class AlertPage(Page[AlertPublic]):
+    """A page of alerts."""
 
 
 class AlertResolve(_Body):

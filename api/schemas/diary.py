@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.pages import Page
 from core.diary.kinds import ENTRY_ADAPTER
 
 EntryCreate = ENTRY_ADAPTER  # the discriminated union of every kind (core.diary.kinds), validated in core
@@ -94,9 +95,8 @@ class EntryUpdate(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class EntryPage(BaseModel):
-    items: list[EntryPublic]
-    next_cursor: str | None
+class EntryPage(Page[EntryPublic]):
+    """A page of entries, newest first."""
 
 
 class BatchError(BaseModel):
@@ -131,9 +131,8 @@ class EntryVersionPublic(BaseModel):
     entry: EntryPublic = Field(description="the entry as it was answered at this version")
 
 
-class HistoryPage(BaseModel):
-    items: list[EntryVersionPublic]
-    next_cursor: str | None
+class HistoryPage(Page[EntryVersionPublic]):
+    """Every version of an entry, oldest first (one page: an entry has few versions)."""
 
 
 class Change(BaseModel):

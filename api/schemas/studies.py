@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from api.schemas.pages import Page
 from core.studies.enrolment import ParticipantView
 from core.studies.service import StudyView
 
@@ -178,9 +179,8 @@ class ParticipantPublic(BaseModel):
         return cls.model_validate(body)  # unset fields (arms, arm_code) stay out of the answer
 
 
-class ParticipantPagePublic(BaseModel):
-    items: list[ParticipantPublic]
-    next_cursor: str | None
+class ParticipantPagePublic(Page[ParticipantPublic]):
+    """A page of participants, by subject code."""
 
 
 class ParticipantUpdate(_Body):

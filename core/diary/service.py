@@ -7,26 +7,28 @@ see sequence 8 committed and later find a 7 appear). Rules run after each write 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Text, and_, cast, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from core import access, clock
 from core.access import Actor
 from core.config import get_settings
-from core.diary import cursor as cursors
+from core.db import insert_for, is_postgres
 from core.diary import entries, pg_create
 from core.diary.entries import NewEntry, Row, SourceApp
 from core.diary.kinds import EntryModel, canonical_hash, parse_entry, parse_kind
 from core.errors import Conflict, FieldProblem, InvalidInput, NotFound, PreconditionFailed
 from core.models.diary import DiaryEntry, DiaryEntryVersion, DiarySequence, GlucoseReading
 from core.models.study import Participant
+from core.pagination import Page, SortKey, decode_cursor, encode_cursor, malformed, paginate
 from core.rules import service as rules_service
 
 ENTRY_TABLE = DiaryEntry.__table__  # type: ignore[attr-defined]
@@ -34,16 +36,17 @@ GLUCOSE_TABLE = GlucoseReading.__table__  # type: ignore[attr-defined]
 VERSION_TABLE = DiaryEntryVersion.__table__  # type: ignore[attr-defined]
 SEQUENCE_TABLE = DiarySequence.__table__  # type: ignore[attr-defined]
 MAX_REASON = 2000
-
-
-def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+NEWEST_FIRST = (
+    SortKey(col(DiaryEntry.occurred_at), datetime, descending=True),
+    SortKey(col(DiaryEntry.id), uuid.UUID, descending=True),
+)
 
 
 async def bump_sequence(*, session: AsyncSession, participant_id: uuid.UUID, count: int = 1) -> int:
     """Reserve `count` feed positions for the participant and lock their counter until commit; the last one."""
-    statement = _insert(session, SEQUENCE_TABLE).values(participant_id=participant_id, last_change_seq=count)
+    statement = insert_for(session, SEQUENCE_TABLE).values(
+        participant_id=participant_id, last_change_seq=count
+    )
     statement = statement.on_conflict_do_update(
         index_elements=["participant_id"],
         set_={"last_change_seq": SEQUENCE_TABLE.c.last_change_seq + count},
@@ -182,7 +185,7 @@ async def record_entry(
     first = version_values(row, op="create", actor=actor, at=row.received_at, reason=None)
     glucose = entries.glucose_values(row) if row.kind == "glucose" else None
     prefetched: rules_service.Lookups | None = None
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         # the rules' reads ride along in the insert's statement: one round trip fewer per reading
         plan = rules_service.prefetch(participant, row)
         extra = (plan.columns, plan.params) if plan else None
@@ -224,7 +227,7 @@ async def _create_plain(
     """The same as core.diary.pg_create, one statement at a time (SQLite)."""
     row.change_seq = await bump_sequence(session=session, participant_id=row.participant_id)
     inserted = await session.execute(
-        _insert(session, ENTRY_TABLE)
+        insert_for(session, ENTRY_TABLE)
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(ENTRY_TABLE.c.id),
         row_values(row),
@@ -552,14 +555,12 @@ async def list_entries(
     include_voided: bool = False,
     limit: int = 100,
     cursor: str | None = None,
-) -> tuple[list[str], str | None]:
+) -> Page[str]:
     """Entries newest first (by occurred_at, then id), keyset-paginated; voided ones only on request.
 
     Each entry comes as its stored JSON document (the answer of its latest write).
     """
-    query = select(DiaryEntry.occurred_at, DiaryEntry.id, cast(DiaryEntry.document, Text)).where(
-        col(DiaryEntry.participant_id) == participant.id
-    )
+    query = select(cast(DiaryEntry.document, Text)).where(col(DiaryEntry.participant_id) == participant.id)
     if kind is not None:
         query = query.where(col(DiaryEntry.kind) == kind)
     if not include_voided:
@@ -568,21 +569,8 @@ async def list_entries(
         query = query.where(col(DiaryEntry.occurred_at) >= occurred_from)
     if occurred_to is not None:
         query = query.where(col(DiaryEntry.occurred_at) < occurred_to)
-    if cursor:
-        at, last_id = cursors.decode_position(cursor)
-        query = query.where(
-            or_(
-                col(DiaryEntry.occurred_at) < at,
-                and_(col(DiaryEntry.occurred_at) == at, col(DiaryEntry.id) < last_id),
-            )
-        )
-    query = query.order_by(col(DiaryEntry.occurred_at).desc(), col(DiaryEntry.id).desc()).limit(limit + 1)
-    rows = (await session.execute(query)).all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = cursors.encode_position(rows[-1][0], rows[-1][1])
-    return [r[2] for r in rows], next_cursor
+    page = await paginate(session, query, keys=NEWEST_FIRST, limit=limit, cursor=cursor)
+    return Page([document for (document,) in page.items], page.next_cursor)
 
 
 async def changes(
@@ -592,7 +580,7 @@ async def changes(
 
     Returns ([(op, entry document)], the next cursor, whether more changes wait).
     """
-    after = cursors.decode_seq(since)
+    after = feed_position(since)
     result = await session.execute(
         select(DiaryEntry.change_seq, DiaryEntry.voided, cast(DiaryEntry.document, Text))
         .where(col(DiaryEntry.participant_id) == participant.id, col(DiaryEntry.change_seq) > after)
@@ -603,7 +591,27 @@ async def changes(
     has_more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1][0] if rows else after
-    return [("void" if r[1] else "upsert", r[2]) for r in rows], cursors.encode_seq(last), has_more
+    return [("void" if r[1] else "upsert", r[2]) for r in rows], encode_cursor([last]), has_more
+
+
+def feed_position(since: str | None) -> int:
+    """The feed position a `since` cursor names; empty or "0" is the start of the feed.
+
+    Phones keep this cursor across app and server updates, so the first format ("s:<n>", base64url) is
+    still read.
+    """
+    if since is None or since in ("", "0"):
+        return 0
+    try:
+        legacy = base64.urlsafe_b64decode(since + "=" * (-len(since) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise malformed(since, "since") from None
+    if legacy.startswith("s:"):
+        if not legacy[2:].isdigit():
+            raise malformed(since, "since")
+        return int(legacy[2:])
+    (position,) = decode_cursor(since, [int], "since")
+    return int(position)
 
 
 async def insert_new_rows(session: AsyncSession, rows: list[NewEntry]) -> None:
@@ -616,7 +624,7 @@ async def insert_new_rows(session: AsyncSession, rows: list[NewEntry]) -> None:
 
 async def insert_many(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
     """Rows of one table in one go: asyncpg's executemany on PostgreSQL, an executemany insert otherwise."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         await pg_create.insert_many(session, table, rows)
     elif rows:
         await session.execute(table.insert(), rows)

@@ -5,19 +5,20 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, and_, func, or_
+from sqlalchemy import ScalarSelect, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from core import audit, clock
 from core.access import Actor, participant_scope
 from core.audit import AuditContext
-from core.diary.cursor import decode_position, encode_position
 from core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from core.models.alerts import Alert, AlertCategory, AlertEntry, AlertStatus, DoseDecision
 from core.models.study import Participant
+from core.pagination import Page, SortKey, paginate
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,10 @@ class AlertView:
     entries: list[AlertEntry]
 
 
-@dataclass(frozen=True)
-class AlertPage:
-    items: list[AlertView]
-    next_cursor: str | None
+NEWEST_FIRST = (
+    SortKey(col(Alert.created_at), datetime, descending=True),
+    SortKey(col(Alert.id), uuid.UUID, descending=True),
+)
 
 
 def open_alert_count() -> ScalarSelect[int]:
@@ -71,7 +72,7 @@ async def list_alerts(
     participant_id: uuid.UUID | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> AlertPage:
+) -> Page[AlertView]:
     """Alerts of the participants `actor` may see (the one scoping rule, as SQL), newest first."""
     query = (
         select(Alert, Participant.subject_code)
@@ -86,18 +87,10 @@ async def list_alerts(
         query = query.where(col(Alert.category) == category.value)
     if participant_id is not None:
         query = query.where(col(Alert.participant_id) == participant_id)
-    if cursor:
-        at, last_id = decode_position(cursor)
-        query = query.where(
-            or_(col(Alert.created_at) < at, and_(col(Alert.created_at) == at, col(Alert.id) < last_id))
-        )
-    query = query.order_by(col(Alert.created_at).desc(), col(Alert.id).desc()).limit(limit + 1)
-    rows = (await session.execute(query)).all()
-    page, more = rows[:limit], len(rows) > limit
-    links = await _entries(session, [alert.id for alert, _ in page])
-    items = [AlertView(alert, code, links.get(alert.id, [])) for alert, code in page]
-    next_cursor = encode_position(page[-1][0].created_at, page[-1][0].id) if more and page else None
-    return AlertPage(items, next_cursor)
+    page = await paginate(session, query, keys=NEWEST_FIRST, limit=limit, cursor=cursor)
+    links = await _entries(session, [alert.id for alert, _ in page.items])
+    items = [AlertView(alert, code, links.get(alert.id, [])) for alert, code in page.items]
+    return Page(items, page.next_cursor)
 
 
 async def _alert_in_scope(session: AsyncSession, actor: Actor, alert_id: uuid.UUID) -> AlertView:

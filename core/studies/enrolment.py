@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, or_
+from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -27,6 +25,7 @@ from core.models.study import (
     StaffAssignment,
     Study,
 )
+from core.pagination import Page, SortKey, paginate
 from core.rules import lifecycle as alert_lifecycle
 from core.studies import eligibility
 from core.studies import protocol as study_protocol
@@ -74,10 +73,10 @@ class ParticipantView:
     open_alert_count: int | None = None  # filled by the participants list
 
 
-@dataclass(frozen=True)
-class ParticipantPage:
-    items: list[ParticipantView]
-    next_cursor: str | None
+BY_SUBJECT_CODE = (
+    SortKey(col(Participant.subject_code), str),
+    SortKey(col(Participant.id), uuid.UUID),
+)
 
 
 async def enrol(
@@ -186,7 +185,7 @@ async def enrol(
 
 async def list_participants(
     *, session: AsyncSession, actor: Actor, study_id: uuid.UUID, limit: int, cursor: str | None
-) -> ParticipantPage:
+) -> Page[ParticipantView]:
     """The study's participants in the actor's scope, by subject code (arms only for unblinded roles)."""
     study = await study_in_scope(session=session, actor=actor, study_id=study_id)
     shows = access.sees_allocation(actor, study)
@@ -195,28 +194,13 @@ async def list_participants(
         .join(Site, col(Site.id) == col(Participant.site_id))
         .outerjoin(Arm, col(Arm.id) == col(Participant.arm_id))
         .where(col(Participant.study_id) == study.id, access.participant_scope(actor))
-        .order_by(col(Participant.subject_code), col(Participant.id))
-        .limit(limit + 1)
     )
-    if cursor:
-        code, last_id = _decode_cursor(cursor)
-        query = query.where(
-            or_(
-                col(Participant.subject_code) > code,
-                and_(col(Participant.subject_code) == code, col(Participant.id) > last_id),
-            )
-        )
-    rows = (await session.execute(query)).all()
+    page = await paginate(session, query, keys=BY_SUBJECT_CODE, limit=limit, cursor=cursor)
     items = [
         ParticipantView(p, site_code, arm_code if shows else None, shows, open_alerts)
-        for p, site_code, arm_code, open_alerts in rows
+        for p, site_code, arm_code, open_alerts in page.items
     ]
-    next_cursor = None
-    if len(items) > limit:
-        items = items[:limit]
-        last = items[-1].participant
-        next_cursor = _encode_cursor(last.subject_code, last.id)
-    return ParticipantPage(items=items, next_cursor=next_cursor)
+    return Page(items, page.next_cursor)
 
 
 async def participant_view(
@@ -262,21 +246,6 @@ async def _arm(*, session: AsyncSession, study: Study, arm_code: str | None) -> 
         # the allowed codes are not listed: a blinded coordinator must not learn them from an error
         raise _invalid("arm_code", f"{arm_code!r} is not an arm of {study.code}")
     return arm
-
-
-def _encode_cursor(subject_code: str, participant_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{participant_id}|{subject_code}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[str, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        text_id, _, code = raw.partition("|")
-        return code, uuid.UUID(text_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise _invalid(
-            "cursor", "not a cursor this service gave out; use next_cursor of an earlier answer"
-        ) from None
 
 
 def _invalid(path: str, message: str) -> InvalidInput:
