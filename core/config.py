@@ -47,6 +47,13 @@ class SecuritySettings(BaseModel):
     jwt_audience: str = Field(default="glucodiary-api", description="`aud` of issued access tokens.")
     access_token_minutes: int = Field(default=15, ge=1, le=60, description="Access token lifetime.")
     refresh_token_days: int = Field(default=30, ge=1, le=365, description="Refresh token lifetime.")
+    refresh_race_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=300,
+        description="A spent refresh token presented again within this many seconds of its rotation is a "
+        "race of the same client (401, family kept), later it is theft (family revoked).",
+    )
     clock_skew_seconds: int = Field(default=30, ge=0, le=300, description="Leeway for token `iat`/`exp`.")
     argon2_time_cost: int = Field(default=3, ge=1, description="Argon2 iterations (tests may lower it).")
     argon2_memory_kib: int = Field(default=65536, ge=8, description="Argon2 memory in KiB.")

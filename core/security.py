@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import NoReturn
 
 from jose import jwt
 from jose.exceptions import JOSEError
@@ -197,8 +198,10 @@ def token_hash(value: str) -> str:
 
 # ---- refresh tokens ------------------------------------------------------------------------------------------
 # Opaque random values; only their SHA-256 is stored. Each use spends the token and issues its successor in the
-# same family; presenting a spent token again means it was stolen (or raced), so the whole family dies (RFC 9700
-# section 4.14.2) and the event is audited.
+# same family. A spent token presented again means it was stolen, so the whole family dies (RFC 9700 section
+# 4.14.2) and the event is audited -- unless it comes back within `refresh_race_seconds` of its rotation: a
+# phone that sent two refreshes at once (two tabs, a retry after a timeout) is racing itself, and revoking the
+# family would sign out the winner too. The loser gets a 401 and the winner's new pair keeps working.
 
 _REFRESH_REFUSED = "The refresh token is invalid, expired or already used; sign in again."
 
@@ -242,17 +245,7 @@ async def rotate_refresh_token(
         .execution_options(synchronize_session=False)
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
-        await revoke_refresh_family(session=session, family_id=row.family_id)
-        await audit.record(
-            session=session,
-            actor_id=row.user_id,
-            action="auth.refresh_token_reused",
-            subject_type="user",
-            subject_id=row.user_id,
-            after={"family_id": row.family_id, "revoked": True},
-            context=context,
-        )
-        raise NotAuthenticated(_REFRESH_REFUSED, keep_changes=True)
+        await _refuse_spent(session=session, row=row, now=now, context=context)
     user = await session.get(User, row.user_id)
     if user is None or not user.active:
         raise refused
@@ -266,6 +259,32 @@ async def rotate_refresh_token(
         .execution_options(synchronize_session=False)
     )
     return user, successor
+
+
+async def _refuse_spent(
+    *, session: AsyncSession, row: RefreshToken, now: datetime, context: audit.AuditContext | None
+) -> NoReturn:
+    """The token was spent (or revoked) meanwhile: a race inside the grace window, theft outside it."""
+    # read again: the row loaded above may predate the concurrent rotation that won the conditional UPDATE
+    used_at, revoked_at = (
+        await session.execute(
+            select(RefreshToken.used_at, RefreshToken.revoked_at).where(col(RefreshToken.id) == row.id)
+        )
+    ).one()
+    grace = timedelta(seconds=get_settings().security.refresh_race_seconds)
+    if revoked_at is not None or (used_at is not None and now - used_at <= grace):
+        raise NotAuthenticated(_REFRESH_REFUSED)
+    await revoke_refresh_family(session=session, family_id=row.family_id)
+    await audit.record(
+        session=session,
+        actor_id=row.user_id,
+        action="auth.refresh_token_reused",
+        subject_type="user",
+        subject_id=row.user_id,
+        after={"family_id": row.family_id, "revoked": True, "spent_at": used_at},
+        context=context,
+    )
+    raise NotAuthenticated(_REFRESH_REFUSED, keep_changes=True)
 
 
 async def revoke_refresh_family(*, session: AsyncSession, family_id: uuid.UUID) -> None:

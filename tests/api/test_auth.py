@@ -92,7 +92,9 @@ async def test_refresh_rotates_and_a_reused_token_kills_the_family(
     rotated = second.json()
     assert rotated["refresh_token"] != first["refresh_token"]
 
-    # the spent token comes back: someone copied it; the whole family dies, including the fresh successor
+    # the spent token comes back a minute later: someone copied it; the whole family dies, including the
+    # fresh successor (inside the 30 s race window it would be the same phone racing itself, see below)
+    clock.set_now(clock.now() + timedelta(seconds=31))
     reused = await client.post(REFRESH, json={"refresh_token": first["refresh_token"]})
     assert reused.status_code == 401
     successor = await client.post(REFRESH, json={"refresh_token": rotated["refresh_token"]})
@@ -177,9 +179,12 @@ async def test_me_lists_the_participants_a_login_may_log_for(
     ]
 
 
-async def test_two_concurrent_refreshes_of_one_token_exactly_one_succeeds(
+async def test_two_concurrent_refreshes_of_one_token_one_wins_and_its_tokens_keep_working(
     committing_client: httpx.AsyncClient,
 ) -> None:
+    # a phone firing two refreshes at once (two screens, a retry after a timeout) races itself: one answer
+    # is 200, the other 401, and the winner's new refresh token must not be revoked by the loser (RFC 9700
+    # allows this grace; revoking the family here would sign the phone out for nothing)
     from core.db import session_scope
 
     async with session_scope() as session:
@@ -189,6 +194,47 @@ async def test_two_concurrent_refreshes_of_one_token_exactly_one_succeeds(
         *(committing_client.post(REFRESH, json={"refresh_token": pair["refresh_token"]}) for _ in range(2))
     )
     assert sorted(a.status_code for a in answers) == [200, 401]
+    winner = next(a for a in answers if a.status_code == 200).json()
+    assert (await committing_client.get("/api/v1/me", headers=bearer(winner["access_token"]))).status_code == 200
+    again = await committing_client.post(REFRESH, json={"refresh_token": winner["refresh_token"]})
+    assert again.status_code == 200, again.text
+    async with session_scope() as session:
+        assert "auth.refresh_token_reused" not in await actions(session)
+        rows = (await session.execute(select(RefreshToken))).scalars().all()
+        assert len(rows) == 3 and all(r.revoked_at is None for r in rows)
+
+
+async def test_a_spent_token_inside_the_race_window_is_refused_without_ending_the_family(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    await factories.create_user(session, email="retry@example.org")
+    first = (await login(client, "retry@example.org")).json()
+    start = clock.now()
+    clock.set_now(start)
+    rotated = (await client.post(REFRESH, json={"refresh_token": first["refresh_token"]})).json()
+    clock.set_now(start + timedelta(seconds=30))  # the window's last second still counts as a race
+    late_twin = await client.post(REFRESH, json={"refresh_token": first["refresh_token"]})
+    assert late_twin.status_code == 401
+    assert late_twin.json()["error"] == "not_authenticated"
+    assert (await client.post(REFRESH, json={"refresh_token": rotated["refresh_token"]})).status_code == 200
+    assert "auth.refresh_token_reused" not in await actions(session)
+
+
+async def test_a_spent_token_after_the_race_window_is_theft_and_ends_the_family(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    user = await factories.create_user(session, email="stolen@example.org")
+    first = (await login(client, "stolen@example.org")).json()
+    start = clock.now()
+    clock.set_now(start)
+    rotated = (await client.post(REFRESH, json={"refresh_token": first["refresh_token"]})).json()
+    clock.set_now(start + timedelta(seconds=31))
+    assert (await client.post(REFRESH, json={"refresh_token": first["refresh_token"]})).status_code == 401
+    assert (await client.post(REFRESH, json={"refresh_token": rotated["refresh_token"]})).status_code == 401
+    event = (
+        await session.execute(select(AuditEvent).where(AuditEvent.action == "auth.refresh_token_reused"))
+    ).scalar_one()
+    assert event.actor_id == user.id and event.after is not None and event.after["revoked"] is True
 
 
 async def test_unknown_email_costs_the_same_argon2_work_as_a_wrong_password(
