@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +17,7 @@ from core.access import Actor
 from core.audit import AuditContext
 from core.config import get_settings
 from core.db import database
-from core.errors import DomainError, Forbidden, NotAuthenticated
+from core.errors import DomainError, FieldProblem, Forbidden, InvalidInput, NotAuthenticated
 from core.models.people import Role, User
 from core.models.study import Participant
 
@@ -136,3 +138,41 @@ async def audit_context(request: Request) -> AuditContext:
 
 # Where a request came from, for core.audit.record(context=...) and login throttling.
 AuditContextDep = Annotated[AuditContext, Depends(audit_context)]
+
+
+# ---- unknown query parameters ----------------------------------------------------------------------------------
+# FastAPI ignores query parameters a route does not declare, so `GET /alerts?severty=critical` answered every
+# alert as if unfiltered. Installed once app-wide (`FastAPI(dependencies=[Depends(reject_unknown_query)])` in
+# api/main.py), this makes every route, present and future, answer 422 naming the parameter it does not know.
+
+_declared_query: dict[int, frozenset[str]] = {}
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def declared_query_parameters(route: APIRoute) -> frozenset[str]:
+    """The query parameter names a route declares, its dependencies' included (computed once per route)."""
+    names = _declared_query.get(id(route))
+    if names is None:
+        names = _declared_query[id(route)] = frozenset(_query_names(route.dependant))
+    return names
+
+
+async def reject_unknown_query(request: Request) -> None:
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    allowed = declared_query_parameters(route)
+    unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in allowed]
+    if unknown:
+        known = ", ".join(sorted(allowed)) or "none"
+        raise InvalidInput(
+            f"Unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"this route takes: {known}.",
+            fields=[FieldProblem(name, f"unknown query parameter; allowed: {known}") for name in unknown],
+        )

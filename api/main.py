@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from api import errors
+from api.deps import reject_unknown_query
 from api.middleware import RequestIdFilter, ServiceMiddleware
 from api.routers import alerts, auth, diary, health, invitations, participants, studies
 from core.config import get_settings
@@ -62,6 +63,9 @@ def create_app() -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
+        # every route answers 422 for a query parameter it does not declare (api/deps.py says why)
+        dependencies=[Depends(reject_unknown_query)],
+        responses=errors.responses(422),
     )
     errors.install(app)
     app.include_router(health.router)

@@ -11,13 +11,15 @@ from api.deps import AuditContextDep, ClinicianActor, SessionDep, require_roles
 from api.errors import responses
 from api.schemas.alerts import AlertPage, AlertPublic, AlertResolve, DoseReviewDecision
 from core.access import Actor
-from core.models.alerts import AlertCategory, AlertStatus
+from core.models.alerts import AlertCategory, AlertStatus, Severity
 from core.models.people import Role
 from core.rules import lifecycle
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
-InboxActor = Annotated[Actor, Depends(require_roles(Role.clinician, Role.coordinator))]
+# the statistician reads what a coordinator reads (README, roles) but never acts on an alert; no alert answer
+# carries arm information, so blinding holds for every reader
+InboxActor = Annotated[Actor, Depends(require_roles(Role.clinician, Role.coordinator, Role.statistician))]
 
 
 @router.get("", response_model=AlertPage, responses=responses(401, 403, 422))
@@ -27,7 +29,9 @@ async def list_alerts(
     status: AlertStatus | None = None,
     kind: Annotated[str | None, Query(max_length=60)] = None,
     category: Annotated[AlertCategory | None, Query(description="safety or dose_review")] = None,
+    severity: Severity | None = None,
     participant_id: uuid.UUID | None = None,
+    site_id: Annotated[uuid.UUID | None, Query(description="alerts of participants at this site")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> AlertPage:
@@ -38,7 +42,9 @@ async def list_alerts(
         status=status,
         kind=kind,
         category=category,
+        severity=severity,
         participant_id=participant_id,
+        site_id=site_id,
         limit=limit,
         cursor=cursor,
     )

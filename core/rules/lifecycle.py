@@ -16,7 +16,7 @@ from core import audit, clock
 from core.access import Actor, participant_scope
 from core.audit import AuditContext
 from core.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from core.models.alerts import Alert, AlertCategory, AlertEntry, AlertStatus, DoseDecision
+from core.models.alerts import Alert, AlertCategory, AlertEntry, AlertStatus, DoseDecision, Severity
 from core.models.study import Participant
 from core.pagination import Page, SortKey, paginate
 
@@ -69,7 +69,9 @@ async def list_alerts(
     status: AlertStatus | None = None,
     kind: str | None = None,
     category: AlertCategory | None = None,
+    severity: Severity | None = None,
     participant_id: uuid.UUID | None = None,
+    site_id: uuid.UUID | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page[AlertView]:
@@ -85,8 +87,12 @@ async def list_alerts(
         query = query.where(col(Alert.kind) == kind)
     if category is not None:
         query = query.where(col(Alert.category) == category.value)
+    if severity is not None:
+        query = query.where(col(Alert.severity) == severity.value)
     if participant_id is not None:
         query = query.where(col(Alert.participant_id) == participant_id)
+    if site_id is not None:
+        query = query.where(col(Alert.site_id) == site_id)
     page = await paginate(session, query, keys=NEWEST_FIRST, limit=limit, cursor=cursor)
     links = await _entries(session, [alert.id for alert, _ in page.items])
     items = [AlertView(alert, code, links.get(alert.id, [])) for alert, code in page.items]

@@ -302,7 +302,7 @@ async def _decide(ctx: Ctx) -> Call:
     )
 
 
-rule("GET", "/api/v1/alerts", ok={CLINICIAN, COORDINATOR})
+rule("GET", "/api/v1/alerts", ok={CLINICIAN, COORDINATOR, STATISTICIAN})
 rule("POST", "/api/v1/alerts/{alert_id}/acknowledge", ok={CLINICIAN}, build=_acknowledge)
 rule("POST", "/api/v1/alerts/{alert_id}/resolve", ok={CLINICIAN}, build=_resolve)
 rule("POST", "/api/v1/alerts/{alert_id}/decision", ok={CLINICIAN}, build=_decide)

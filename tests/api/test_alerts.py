@@ -77,15 +77,36 @@ async def test_clinicians_see_only_their_sites_alerts(
     assert await ids(w["clinician"], participant_id=str(w["s2"].id)) == []
 
 
-async def test_participant_side_and_statistician_are_refused(
-    client: httpx.AsyncClient, session: AsyncSession
-) -> None:
+async def test_the_participant_side_is_refused(client: httpx.AsyncClient, session: AsyncSession) -> None:
     w = await setting(session)
     guardian = await create_guardian(session, w["s1"])
-    statistician = await create_staff(session, w["study"], Role.statistician, site_codes=None)
-    for user in (await participant_user(session, w["s1"]), guardian, statistician):
+    for user in (await participant_user(session, w["s1"]), guardian):
         assert (await client.get(ALERTS, headers=auth_headers(user))).status_code == 403
     assert (await client.get(ALERTS)).status_code == 401
+
+
+async def test_the_statistician_reads_alerts_blinded_but_never_acts_on_them(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    # README: a statistician may read what a coordinator reads; acting on an alert is a clinician's job
+    w = await setting(session)
+    statistician = await create_staff(session, w["study"], Role.statistician, site_codes=None)
+    alerts = [await create_alert(session, w["s1"]), await create_alert(session, w["s2"])]
+    other_study = await create_study(session)
+    await create_alert(session, await create_participant(session, other_study))
+    alert_id = alerts[0].id
+    headers = auth_headers(statistician)
+    inbox = await client.get(ALERTS, headers=headers)
+    assert inbox.status_code == 200, inbox.text
+    assert sorted(a["id"] for a in inbox.json()["items"]) == sorted(str(a.id) for a in alerts)
+    assert arm_keys(inbox.json()) == set()
+    for path, body in (
+        ("acknowledge", None),
+        ("resolve", {"note": "x"}),
+        ("decision", {"decision": "no_change", "note": "x"}),
+    ):
+        acted = await client.post(f"{ALERTS}/{alert_id}/{path}", json=body, headers=headers)
+        assert acted.status_code == 403, (path, acted.text)
 
 
 async def test_filters_and_pages(client: httpx.AsyncClient, session: AsyncSession) -> None:
@@ -114,6 +135,39 @@ async def test_filters_and_pages(client: httpx.AsyncClient, session: AsyncSessio
     assert sorted(seen) == sorted(str(a.id) for a in [*made, low])
     bad = await client.get(ALERTS, params={"status": "closed"}, headers=headers)
     assert bad.status_code == 422 and bad.json()["fields"][0]["path"].endswith("status")
+
+
+async def test_severity_and_site_filter(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    w = await setting(session)
+    severe = await create_alert(
+        session, w["s1"], kind="severe_hypoglycemia", category="safety", severity="critical"
+    )
+    await create_alert(session, w["s1"], kind="hypoglycemia_level_1", category="safety", severity="warning")
+    at_s2 = await create_alert(session, w["s2"], kind="ketones_high", category="safety", severity="critical")
+    headers = auth_headers(w["coordinator"])
+
+    async def ids(**params: str) -> list[str]:
+        answer = await client.get(ALERTS, params=params, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return sorted(a["id"] for a in answer.json()["items"])
+
+    assert await ids(severity="critical") == sorted([str(severe.id), str(at_s2.id)])
+    assert await ids(severity="critical", site_id=str(w["s2"].site_id)) == [str(at_s2.id)]
+    assert await ids(severity="urgent") == []
+    bad = await client.get(ALERTS, params={"severity": "high"}, headers=headers)
+    assert bad.status_code == 422 and bad.json()["fields"][0]["path"].endswith("severity")
+
+
+async def test_an_unknown_query_parameter_is_a_422_naming_it(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    # before, ?severty=critical (a typo) answered every alert as if unfiltered
+    w = await setting(session)
+    answer = await client.get(ALERTS, params={"severty": "critical"}, headers=auth_headers(w["clinician"]))
+    assert answer.status_code == 422, answer.text
+    body = answer.json()
+    assert body["fields"][0]["path"] == "severty"
+    assert "severity" in body["fields"][0]["message"]  # the allowed names are listed
 
 
 async def test_acknowledge_then_resolve(client: httpx.AsyncClient, session: AsyncSession) -> None:

@@ -195,7 +195,9 @@ async def test_two_concurrent_refreshes_of_one_token_one_wins_and_its_tokens_kee
     )
     assert sorted(a.status_code for a in answers) == [200, 401]
     winner = next(a for a in answers if a.status_code == 200).json()
-    assert (await committing_client.get("/api/v1/me", headers=bearer(winner["access_token"]))).status_code == 200
+    assert (
+        await committing_client.get("/api/v1/me", headers=bearer(winner["access_token"]))
+    ).status_code == 200
     again = await committing_client.post(REFRESH, json={"refresh_token": winner["refresh_token"]})
     assert again.status_code == 200, again.text
     async with session_scope() as session:
