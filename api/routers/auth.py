@@ -4,18 +4,42 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import ActorDep, AuditContextDep, CurrentUser, SessionDep
 from api.errors import responses
 from api.schemas.auth import MeParticipant, MePublic, PasswordChange, RefreshRequest, TokenPublic
+from core.errors import FieldProblem, InvalidInput
 from core.people import auth as auth_service
 
 router = APIRouter(tags=["auth"])
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
-@router.post("/auth/token", response_model=TokenPublic, responses=responses(401, 422, 429))
+
+async def form_body(request: Request) -> None:
+    """OAuth2's password flow sends a form; a JSON body would otherwise get a bare `username: field required`."""
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media not in FORM_TYPES:
+        raise InvalidInput(
+            "POST /auth/token takes a form (Content-Type: application/x-www-form-urlencoded) with `username` "
+            f"(the e-mail) and `password`, as the OAuth2 password flow defines it; got {media or 'no body'}.",
+            fields=[
+                FieldProblem(
+                    "body",
+                    f"expected application/x-www-form-urlencoded with username and password, got {media or 'none'}",
+                )
+            ],
+        )
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenPublic,
+    responses=responses(401, 422, 429),
+    dependencies=[Depends(form_body)],
+)
 async def login(
     session: SessionDep, context: AuditContextDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> TokenPublic:

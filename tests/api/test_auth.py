@@ -77,6 +77,19 @@ async def test_unknown_email_and_wrong_password_answer_alike(
     assert sorted(e.subject_id or "" for e in events)[-1] == "nobody@example.org"
 
 
+async def test_login_sent_as_json_is_told_to_send_a_form(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    # before: 422 "username: field required" although the body had a username, with no word about forms
+    await factories.create_user(session, email="json@example.org")
+    answer = await client.post(TOKEN, json={"username": "json@example.org", "password": DEFAULT_PASSWORD})
+    assert answer.status_code == 422
+    body = answer.json()
+    assert "application/x-www-form-urlencoded" in body["detail"] and "application/json" in body["detail"]
+    assert body["fields"][0]["path"] == "body"
+    assert (await login(client, "json@example.org")).status_code == 200  # the form still works
+
+
 async def test_inactive_account_cannot_sign_in(session: AsyncSession, client: httpx.AsyncClient) -> None:
     await factories.create_user(session, email="gone@example.org", active=False)
     assert (await login(client, "gone@example.org")).status_code == 401
