@@ -74,11 +74,24 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: each listed status documented with the error body."""
+def retry_after_header() -> dict[str, Any]:
     return {
-        status: {"model": ErrorBody, "description": HTTP_CODES.get(status, "error")} for status in statuses
+        "Retry-After": {
+            "description": "seconds to wait before trying again",
+            "schema": {"type": "integer", "minimum": 0},
+        }
     }
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each listed status documented with the error body (and `Retry-After` where the
+    answer carries it)."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        documented[status] = {"model": ErrorBody, "description": HTTP_CODES.get(status, "error")}
+        if status in (429, 503):
+            documented[status]["headers"] = retry_after_header()
+    return documented
 
 
 def _short(value: Any) -> str:

@@ -22,11 +22,10 @@ from api.schemas.diary import (
     ChangesPublic,
     EntryPage,
     EntryPublic,
-    EntryUpdate,
     HistoryPage,
-    batch_create_schema,
-    entry_create_schema,
-    request_body,
+    batch_body,
+    entry_body,
+    update_body,
 )
 from core.diary import batch as diary_batch
 from core.diary import service as diary_service
@@ -35,6 +34,14 @@ from core.diary.kinds import Kind
 from core.errors import FieldProblem, InvalidInput
 
 router = APIRouter(prefix="/participants/{participant_id}", tags=["diary"])
+
+ETAG_HEADER = {
+    "ETag": {
+        "description": 'the entry\'s version as a weak entity tag, W/"<id>-v<version>": send it as If-Match '
+        "to edit or void exactly this version, or as If-None-Match to be told 304 when nothing changed",
+        "schema": {"type": "string"},
+    }
+}
 
 ClientApp = Annotated[
     str | None,
@@ -85,7 +92,7 @@ def _object(document: Any, what: str) -> dict[str, Any]:
         200: {"model": EntryPublic, "description": "the same id and body again: the stored entry"},
         **responses(400, 401, 403, 404, 409, 413, 422),
     },
-    openapi_extra=request_body(entry_create_schema()),
+    openapi_extra=entry_body(),
 )
 async def create_entry(
     request: Request,
@@ -109,7 +116,7 @@ async def create_entry(
     "/entries/batch",
     response_model=BatchPublic,
     responses=responses(400, 401, 403, 404, 413, 422),
-    openapi_extra=request_body(batch_create_schema()),
+    openapi_extra=batch_body(),
 )
 async def create_entries(
     request: Request,
@@ -173,7 +180,11 @@ async def list_entries(
 @router.get(
     "/entries/{entry_id}",
     response_model=EntryPublic,
-    responses={304: {"description": "If-None-Match names the current version"}, **responses(401, 404)},
+    responses={
+        200: {"description": "the current version", "headers": ETAG_HEADER},
+        304: {"description": "If-None-Match names the current version", "headers": ETAG_HEADER},
+        **responses(401, 404),
+    },
 )
 async def get_entry(
     entry_id: uuid.UUID,
@@ -193,8 +204,11 @@ async def get_entry(
 @router.patch(
     "/entries/{entry_id}",
     response_model=EntryPublic,
-    responses=responses(400, 401, 403, 404, 409, 412, 422),
-    openapi_extra=request_body(EntryUpdate.model_json_schema()),
+    responses={
+        200: {"description": "the new version", "headers": ETAG_HEADER},
+        **responses(400, 401, 403, 404, 409, 412, 422),
+    },
+    openapi_extra=update_body(),
 )
 async def edit_entry(
     entry_id: uuid.UUID,

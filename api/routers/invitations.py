@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import AuditContextDep, CoordinatorActor, ParticipantInScope, SessionDep
 from api.errors import responses
-from api.schemas.auth import InvitationCreate, InvitationPublic, InvitationRedeem, RedeemedPublic
+from api.schemas.auth import InvitationCreate, InvitationPublic, InvitationRedeem, UserRef
 from core.models.people import Role
 from core.people import invitations as invitation_service
 
@@ -41,14 +41,12 @@ async def create_invitation(
 @router.post(
     "/invitations/redeem",
     status_code=201,
-    response_model=RedeemedPublic,
+    response_model=UserRef,
     responses=responses(404, 409, 422),
 )
-async def redeem_invitation(
-    session: SessionDep, context: AuditContextDep, body: InvitationRedeem
-) -> RedeemedPublic:
+async def redeem_invitation(session: SessionDep, context: AuditContextDep, body: InvitationRedeem) -> UserRef:
     """Create the login an invitation was made for; then sign in at /auth/token."""
     user = await invitation_service.redeem(
         session=session, code=body.code, email=body.email, password=body.password, context=context
     )
-    return RedeemedPublic(user_id=user.id, role=user.role)
+    return UserRef(user_id=user.id, role=user.role)

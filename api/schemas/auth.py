@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.models.people import Role
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -60,6 +62,8 @@ class InvitationRedeem(_Body):
     password: str = Field(min_length=1, max_length=128)
 
 
-class RedeemedPublic(BaseModel):
+class UserRef(BaseModel):
+    """Who: a login and its role (the login an invitation created, the author of an entry's version)."""
+
     user_id: uuid.UUID
-    role: str
+    role: Role

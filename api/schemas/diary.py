@@ -4,53 +4,74 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from api.openapi import add_components
+from api.schemas.auth import UserRef
 from api.schemas.pages import Page
-from core.diary.kinds import ENTRY_ADAPTER
+from core.config import get_settings
+from core.diary.kinds import COMMON_FIELDS, ENTRY_ADAPTER, MODEL_BY_KIND
 
-EntryCreate = ENTRY_ADAPTER  # the discriminated union of every kind (core.diary.kinds), validated in core
-
-
-def _inline(schema: Any, defs: dict[str, Any]) -> Any:
-    """The schema with its local `$defs` references written out (OpenAPI has no `$defs` in a request body)."""
-    if isinstance(schema, dict):
-        ref = schema.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
-        return {k: _inline(v, defs) for k, v in schema.items() if k != "$defs"}
-    if isinstance(schema, list):
-        return [_inline(v, defs) for v in schema]
-    return schema
+ENTRY_IN = "EntryIn"  # the component naming the union of every kind's input schema
 
 
-def entry_create_schema() -> dict[str, Any]:
-    schema = ENTRY_ADAPTER.json_schema()
-    inlined: dict[str, Any] = _inline(schema, schema.get("$defs", {}))
-    inlined.pop("discriminator", None)  # its mapping points at $defs
-    return inlined
+def entry_input_schemas() -> dict[str, Any]:
+    """Named OpenAPI components for the entry a phone sends: one `<Kind>EntryIn` per kind and `EntryIn`, their
+    union with a discriminator on `kind`. The diary routes read bodies themselves (each batch item is validated
+    on its own), so these are added to the document by api/openapi.py rather than inferred by FastAPI."""
+    schema = ENTRY_ADAPTER.json_schema(ref_template="#/components/schemas/{model}")
+    components: dict[str, Any] = schema.pop("$defs", {})
+    components[ENTRY_IN] = schema
+    return components
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def request_body(schema: dict[str, Any]) -> dict[str, Any]:
-    """`openapi_extra` for a route that reads its JSON body itself (and validates items one by one)."""
+    """`openapi_extra` for a route that reads its JSON body itself."""
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-def batch_create_schema() -> dict[str, Any]:
+def entry_body() -> dict[str, Any]:
+    return request_body(_ref(ENTRY_IN))
+
+
+def batch_body() -> dict[str, Any]:
+    return request_body(_ref("EntryBatchIn"))
+
+
+def batch_input_schema() -> dict[str, Any]:
     return {
-        "type": "object",
-        "required": ["entries"],
-        "additionalProperties": False,
-        "properties": {
-            "entries": {
-                "type": "array",
-                "items": entry_create_schema(),
-                "description": "up to settings.diary.batch_max_entries entries; each is validated on its own",
-            }
-        },
+        "EntryBatchIn": {
+            "title": "EntryBatchIn",
+            "type": "object",
+            "required": ["entries"],
+            "additionalProperties": False,
+            "properties": {
+                "entries": {
+                    "type": "array",
+                    "items": _ref(ENTRY_IN),
+                    "minItems": 1,
+                    "maxItems": get_settings().diary.batch_max_entries,
+                    "description": "each entry is validated on its own: one bad item never loses the others",
+                }
+            },
+        }
     }
+
+
+def update_body() -> dict[str, Any]:
+    return request_body(_ref("EntryUpdate"))
+
+
+def add_entry_schemas(document: dict[str, Any]) -> None:
+    """api/openapi.py step: the entry input components the diary routes refer to."""
+    update = EntryUpdate.model_json_schema(ref_template="#/components/schemas/{model}")
+    add_components(document, {**entry_input_schemas(), **batch_input_schema(), "EntryUpdate": update})
 
 
 class RecordedBy(BaseModel):
@@ -59,13 +80,11 @@ class RecordedBy(BaseModel):
     relationship: str = Field(description="self, the guardian's relationship, or the staff role")
 
 
-class EntryPublic(BaseModel):
-    """An entry as answered: the common fields below plus the kind's own fields (API.md), flat."""
-
-    model_config = ConfigDict(extra="allow")
+class EntryPublicBase(BaseModel):
+    """The fields every entry answers, whatever its kind (API.md): who, when, which version, what the rules
+    found."""
 
     id: uuid.UUID
-    kind: str
     participant_id: uuid.UUID
     occurred_at: datetime
     utc_offset_minutes: int = Field(description="the participant's UTC offset when it happened")
@@ -83,7 +102,28 @@ class EntryPublic(BaseModel):
     void_reason: str | None
     flags: list[str]
     alerts: list[uuid.UUID]
-    value_mg_dl: float | None = Field(default=None, description="glucose only: canonical mg/dL")
+
+
+def _public_model(kind: str, model_in: type[BaseModel]) -> type[BaseModel]:
+    """`<Kind>Entry`: the common answer fields plus the kind's own fields as the phone sent them."""
+    fields: dict[str, Any] = {"kind": (Literal[kind], ...)}  # type: ignore[valid-type]
+    for name, info in model_in.model_fields.items():
+        if name in COMMON_FIELDS:
+            continue
+        default = ... if info.is_required() else None
+        fields[name] = (info.annotation, Field(default=default, description=info.description))
+    if kind == "glucose":
+        fields["value_mg_dl"] = (float, Field(description="canonical mg/dL (value x the protocol's factor)"))
+    name = "".join(part.title() for part in kind.split("_")) + "Entry"
+    return create_model(name, __base__=EntryPublicBase, __doc__=f"A {kind} entry as answered.", **fields)
+
+
+PUBLIC_BY_KIND = {kind: _public_model(kind, model) for kind, model in MODEL_BY_KIND.items()}
+if TYPE_CHECKING:
+    EntryPublic = EntryPublicBase
+else:
+    # An entry as answered: one named schema per kind, told apart by `kind` (generated clients get typed fields).
+    EntryPublic = Annotated[Union[tuple(PUBLIC_BY_KIND.values())], Field(discriminator="kind")]  # noqa: UP007
 
 
 class EntryUpdate(BaseModel):
@@ -117,15 +157,10 @@ class BatchPublic(BaseModel):
     results: list[BatchResult]
 
 
-class ChangedBy(BaseModel):
-    user_id: uuid.UUID
-    role: str
-
-
 class EntryVersionPublic(BaseModel):
     version: int
     op: Literal["create", "edit", "void", "rejudge"]
-    changed_by: ChangedBy
+    changed_by: UserRef
     changed_at: datetime
     reason: str | None
     entry: EntryPublic = Field(description="the entry as it was answered at this version")
