@@ -151,7 +151,9 @@ def _verified_token(
     """
     try:
         header = jwt.get_unverified_header(token)
-        if header.get("alg") != ALGORITHM or "crit" in header:
+        # we sign with one key and no extensions: a `kid` names a key we do not have, `crit` an extension we
+        # do not implement, and any other header member is not ours either
+        if header.get("alg") != ALGORITHM or not set(header) <= _HEADER_MEMBERS:
             raise _Refused
         claims = jwt.decode(
             token,
@@ -175,16 +177,30 @@ def _verified_token(
         raise _Refused from None
     if any(name not in claims for name in _REQUIRED_CLAIMS) or claims["typ"] != ACCESS_TYPE:
         raise _Refused
+    # every claim of the type we issue, nothing converted: jose accepts an `aud` list holding our audience
+    # and leaves exp's type to us, and a string or a huge number was read as a time (a 500 past year 9999)
+    iat, exp, ver = claims["iat"], claims["exp"], claims["ver"]
+    if not (_is_time(iat) and _is_time(exp) and _is_int(ver)) or not isinstance(claims["aud"], str):
+        raise _Refused
+    if not isinstance(claims["sub"], str) or not isinstance(claims["jti"], str):
+        raise _Refused
     try:
-        return (
-            float(claims["iat"]),
-            float(claims["exp"]),
-            uuid.UUID(str(claims["sub"])),
-            int(claims["ver"]),
-            str(claims["jti"]),
-        )
-    except (TypeError, ValueError):
+        return float(iat), float(exp), uuid.UUID(claims["sub"]), ver, claims["jti"]
+    except ValueError:
         raise _Refused from None
+
+
+_HEADER_MEMBERS = frozenset({"alg", "typ"})
+_LATEST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z: the last second a datetime can hold
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_time(value: object) -> bool:
+    """A NumericDate as we issue it: whole seconds since 1970 that a datetime can hold."""
+    return _is_int(value) and 0 <= value <= _LATEST_TIME  # type: ignore[operator]
 
 
 def new_opaque_token() -> str:

@@ -85,6 +85,17 @@ ATTACKS: dict[str, Callable[[User], str]] = {
     "expired": lambda u: _sign(_claims(u, iat=int(time.time()) - 1200, exp=int(time.time()) - 300)),
     "unknown crit header": lambda u: _sign(_claims(u), headers={"crit": ["x-glucodiary-ext"]}),
     "wrong typ": lambda u: _sign(_claims(u, typ="refresh")),
+    # claims of the wrong JSON type or out of range, though signed with the real key (issue 13)
+    "exp of 10**20": lambda u: _sign(_claims(u, exp=10**20)),
+    "exp as a numeric string": lambda u: _sign(_claims(u, exp=str(int(time.time()) + 600))),
+    "iat as a numeric string": lambda u: _sign(_claims(u, iat=str(int(time.time())))),
+    "exp as a fraction": lambda u: _sign(_claims(u, exp=time.time() + 600.5)),
+    "ver as a string": lambda u: _sign(_claims(u, ver=str(u.token_version))),
+    "ver as a boolean": lambda u: _sign(_claims(u, ver=True)),
+    "aud as a list": lambda u: _sign(_claims(u, aud=[get_settings().security.jwt_audience])),
+    "sub as a number": lambda u: _sign(_claims(u, sub=u.id.int)),
+    "jti as a number": lambda u: _sign(_claims(u, jti=7)),
+    "unknown kid header": lambda u: _sign(_claims(u), headers={"kid": "2019-rotated-out"}),
     "not a jwt": lambda _u: "definitely-not-a-token",
     "garbage segments": lambda _u: "e30.e30.e30",
 }
