@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import ActorDep, AuditContextDep, CurrentUser, SessionDep
 from api.errors import responses
+from api.forms import PasswordForm
 from api.schemas.auth import MeParticipant, MePublic, PasswordChange, RefreshRequest, TokenPublic
 from core.errors import FieldProblem, InvalidInput
 from core.people import auth as auth_service
@@ -41,7 +41,7 @@ async def form_body(request: Request) -> None:
     dependencies=[Depends(form_body)],
 )
 async def login(
-    session: SessionDep, context: AuditContextDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+    session: SessionDep, context: AuditContextDep, form: Annotated[PasswordForm, Depends()]
 ) -> TokenPublic:
     """OAuth2 password flow: `username` is the e-mail. Repeated failures are throttled (429, Retry-After)."""
     pair = await auth_service.login(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.schemas.pages import Page
 from core.models.alerts import AlertStatus, DoseDecision, Severity
 from core.rules.lifecycle import AlertView
+from core.text import SafeText
 
 
 class _Body(BaseModel):
@@ -102,9 +103,9 @@ class AlertPage(Page[AlertPublic]):
 
 
 class AlertResolve(_Body):
-    note: str = Field(min_length=1, max_length=2000)
+    note: SafeText = Field(min_length=1, max_length=2000)
 
 
 class DoseReviewDecision(_Body):
     decision: DoseDecision
-    note: str = Field(min_length=1, max_length=2000)
+    note: SafeText = Field(min_length=1, max_length=2000)

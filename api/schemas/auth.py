@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.models.people import Role
+from core.text import SafeText
 
 
 class _Body(BaseModel):
@@ -23,12 +24,12 @@ class TokenPublic(BaseModel):
 
 
 class RefreshRequest(_Body):
-    refresh_token: str = Field(min_length=1, max_length=200)
+    refresh_token: SafeText = Field(min_length=1, max_length=200)
 
 
 class PasswordChange(_Body):
-    current_password: str = Field(min_length=1, max_length=128)
-    new_password: str = Field(min_length=1, max_length=128)
+    current_password: SafeText = Field(min_length=1, max_length=128)
+    new_password: SafeText = Field(min_length=1, max_length=128)
 
 
 class MeParticipant(BaseModel):
@@ -46,7 +47,7 @@ class MePublic(BaseModel):
 
 class InvitationCreate(_Body):
     role: Literal["participant", "guardian"]
-    relationship: str | None = Field(
+    relationship: SafeText | None = Field(
         default=None, min_length=1, max_length=40, description="for a guardian: mother, father, carer ..."
     )
 
@@ -57,9 +58,9 @@ class InvitationPublic(BaseModel):
 
 
 class InvitationRedeem(_Body):
-    code: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=320)
-    password: str = Field(min_length=1, max_length=128)
+    code: SafeText = Field(min_length=1, max_length=200)
+    email: SafeText = Field(min_length=3, max_length=320)
+    password: SafeText = Field(min_length=1, max_length=128)
 
 
 class UserRef(BaseModel):

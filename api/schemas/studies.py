@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from api.schemas.pages import Page
 from core.studies.enrolment import ParticipantView
 from core.studies.service import StudyView
+from core.text import SafeText
 
 
 class _Body(BaseModel):
@@ -22,19 +23,19 @@ Code = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")
 
 class ArmCreate(_Body):
     code: str = Code
-    name: str = Field(min_length=1, max_length=200)
+    name: SafeText = Field(min_length=1, max_length=200)
 
 
 class SiteCreate(_Body):
     code: str = Code
-    name: str = Field(min_length=1, max_length=200)
-    timezone: str = Field(min_length=1, max_length=64)
+    name: SafeText = Field(min_length=1, max_length=200)
+    timezone: SafeText = Field(min_length=1, max_length=64)
 
 
 class StudyCreate(_Body):
     code: str = Code
-    name: str = Field(min_length=1, max_length=200)
-    timezone: str = Field(min_length=1, max_length=64)
+    name: SafeText = Field(min_length=1, max_length=200)
+    timezone: SafeText = Field(min_length=1, max_length=64)
     blinded: bool = True
     arms: list[ArmCreate] = Field(default_factory=list, max_length=20)
     sites: list[SiteCreate] = Field(min_length=1, max_length=500)
@@ -96,10 +97,10 @@ class StudyPublic(BaseModel):
 
 
 class StaffCreate(_Body):
-    email: str = Field(min_length=3, max_length=320)
-    password: str = Field(min_length=1, max_length=128)
+    email: SafeText = Field(min_length=3, max_length=320)
+    password: SafeText = Field(min_length=1, max_length=128)
     role: Literal["clinician", "coordinator", "statistician"]
-    site_codes: list[str] = Field(default_factory=list, description="empty: study-wide")
+    site_codes: list[SafeText] = Field(default_factory=list, description="empty: study-wide")
 
 
 class StaffPublic(BaseModel):
@@ -113,23 +114,23 @@ class StaffPublic(BaseModel):
 class ConsentIn(_Body):
     given_by: Literal["participant", "guardian"]
     date: date
-    form_version: str = Field(min_length=1, max_length=40)
+    form_version: SafeText = Field(min_length=1, max_length=40)
 
 
 class EligibilityOverrideIn(_Body):
     criterion: Literal["age", "weeks_since_diagnosis", "bmi"]
-    reason: str = Field(min_length=3, max_length=500)
+    reason: SafeText = Field(min_length=3, max_length=500)
 
 
 class ParticipantCreate(_Body):
     subject_code: str = Code
-    site_code: str = Field(min_length=1, max_length=40)
-    arm_code: str | None = Field(default=None, max_length=40)
+    site_code: SafeText = Field(min_length=1, max_length=40)
+    arm_code: SafeText | None = Field(default=None, max_length=40)
     sex: Literal["female", "male", "other", "unknown"]
     birth_date: date
     enrolled_at: AwareDatetime
     treatment_date: date
-    timezone: str = Field(min_length=1, max_length=64)
+    timezone: SafeText = Field(min_length=1, max_length=64)
     weight_kg: float = Field(ge=2, le=300)
     diagnosis_date: date | None = None
     height_cm: float | None = Field(default=None, ge=40, le=250)
@@ -185,5 +186,5 @@ class ParticipantPagePublic(Page[ParticipantPublic]):
 
 class ParticipantUpdate(_Body):
     status: Literal["screening", "enrolled", "withdrawn", "completed"] | None = None
-    timezone: str | None = Field(default=None, min_length=1, max_length=64)
-    reason: str = Field(min_length=3, max_length=500, description="why (kept in the audit trail)")
+    timezone: SafeText | None = Field(default=None, min_length=1, max_length=64)
+    reason: SafeText = Field(min_length=3, max_length=500, description="why (kept in the audit trail)")
