@@ -9,12 +9,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.middleware import internal_error_detail, request_id_var
 from core import errors
-from core.db import is_outage
+from core.db import DRIVER_ERRORS, DatabaseFault, classify_error
+from core.text import NUL_MESSAGE
 
 logger = logging.getLogger("glucodiary.api")
 
@@ -58,6 +58,27 @@ class ErrorBody(BaseModel):
     error: str
     detail: str
     fields: list[FieldErrorBody] | None = None
+
+
+# What each kind of database failure tells the caller (core.db.classify_error decides the kind).
+RETRY_AFTER_SECONDS = 5
+_FAULT_ANSWERS: dict[DatabaseFault, tuple[int, str, str]] = {
+    DatabaseFault.OUTAGE: (
+        503,
+        "service_unavailable",
+        "The database is not reachable right now; nothing was saved. Please retry shortly.",
+    ),
+    DatabaseFault.SCHEMA_MISSING: (
+        503,
+        "service_unavailable",
+        "The database is not set up yet (its migrations have not run); nothing was saved. Please retry shortly.",
+    ),
+    DatabaseFault.NUL_IN_TEXT: (
+        422,
+        "invalid_input",
+        f"Text in the request {NUL_MESSAGE}; nothing was saved.",
+    ),
+}
 
 
 def error_response(
@@ -147,26 +168,24 @@ def install(app: FastAPI) -> None:
             detail = f"{request.method} is not allowed on {request.url.path}."
         return error_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(sa_exc.OperationalError)
-    @app.exception_handler(sa_exc.InterfaceError)
-    @app.exception_handler(sa_exc.TimeoutError)
-    @app.exception_handler(ConnectionError)
-    @app.exception_handler(OSError)
-    async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
-        if not is_outage(exc):
-            # not an outage: the database refused the statement itself (a bug of ours); retrying cannot help
+    async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+        fault = classify_error(exc)
+        if fault is None:
+            # the database refused a statement (a bug of ours): retrying cannot help
             logger.error("the database refused a statement", exc_info=exc)
             return error_response(500, internal_error_detail(request_id_var.get()))
         # the driver's own message (no SQL, no parameters: they may hold health data) tells a lock timeout
-        # or a lost connection from a statement the database refused
+        # or a lost connection from a missing table
         cause = getattr(exc, "orig", None) or exc
         logger.error(
-            "database unavailable: %s: %.200s",
+            "database %s: %s: %.200s",
+            fault.value,
             type(exc).__name__,
             str(cause).splitlines()[0] if str(cause) else "",
         )
-        return error_response(
-            503,
-            "The database is not reachable right now; nothing was saved. Please retry shortly.",
-            headers={"Retry-After": "5"},
-        )
+        status, code, detail = _FAULT_ANSWERS[fault]
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+        return error_response(status, detail, code=code, headers=headers)
+
+    for error_type in DRIVER_ERRORS:
+        app.add_exception_handler(error_type, _database_error)

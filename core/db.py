@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import JSON, DateTime, MetaData, Table, event, make_url
 from sqlalchemy import exc as sa_exc
@@ -220,31 +222,82 @@ def insert_for(bind: AsyncSession | AsyncConnection | AsyncEngine, table: Table 
     return (postgresql.insert if is_postgres(bind) else sqlite.insert)(table)
 
 
-# SQLite's OperationalError covers both a busy or unreachable database file and statements it refuses
-# ("Expression tree is too large", "too many SQL variables"): only the first kind is an outage.
-_SQLITE_OUTAGES = ("locked", "busy", "disk", "unable to open", "readonly", "full", "interrupted")
-OUTAGE_ERRORS = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.TimeoutError,
-    ConnectionError,
-    OSError,
-)
-
-
-def is_outage(exc: BaseException) -> bool:
-    """Is `exc` the database being unreachable or busy (retrying later can help), rather than a statement
-    the database refused (a bug: retrying cannot help)?"""
-    if not isinstance(exc, OUTAGE_ERRORS):
-        return False
-    cause = getattr(exc, "orig", None)
-    if isinstance(exc, sa_exc.OperationalError) and type(cause).__module__ == "sqlite3":
-        message = str(cause).lower()
-        return any(word in message for word in _SQLITE_OUTAGES)
-    return True
-
-
 def utc_now_column_default() -> datetime:
     from core import clock
 
     return clock.now()
+
+
+# ---- one translation of database failures ---------------------------------------------------------------------
+# Routes, jobs and the readiness probe ask one question of a failure from the database layer: what does it mean
+# for the caller? The answer is read from PostgreSQL's SQLSTATE (on SQLAlchemy's wrapper or on a bare asyncpg
+# error from the batch's executemany) or from SQLite's message, which is all SQLite gives.
+
+
+class DatabaseFault(StrEnum):
+    OUTAGE = "outage"  # unreachable, restarting, busy or timed out: the same request may succeed later
+    SCHEMA_MISSING = "schema_missing"  # a table is not there: the migrations have not been run yet
+    NUL_IN_TEXT = (
+        "nul_in_text"  # text holding a NUL character, which PostgreSQL cannot store: the input's fault
+    )
+
+
+# What may carry a database failure up to a route: SQLAlchemy's wrappers, bare asyncpg errors, socket errors.
+DRIVER_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.DBAPIError,
+    sa_exc.TimeoutError,
+    sa_exc.DisconnectionError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,  # ConnectionError and TimeoutError among them
+)
+
+_SCHEMA_MISSING_STATES = {"42P01", "3F000"}  # undefined_table, invalid_schema_name
+_NUL_STATES = {"22021", "22P05"}  # character_not_in_repertoire (text), untranslatable_character (jsonb)
+# connection exceptions (08), insufficient resources (53), shutdown or start-up (57P0x), cancelled by a timeout,
+# lock not available, serialization failure and deadlock: retrying the whole request is the cure for each
+_OUTAGE_STATES = {"57P01", "57P02", "57P03", "57P04", "57014", "55P03", "40001", "40P01"}
+_OUTAGE_CLASSES = ("08", "53")
+# SQLite's OperationalError covers both a busy or unreachable database file and statements it refuses
+# ("Expression tree is too large", "too many SQL variables"): only the first kind is an outage.
+_SQLITE_OUTAGES = ("locked", "busy", "disk", "unable to open", "readonly", "full", "interrupted")
+
+
+def classify_error(exc: BaseException) -> DatabaseFault | None:
+    """What a database failure means for the caller; None when the database refused a statement (our bug)."""
+    if isinstance(exc, sa_exc.TimeoutError | sa_exc.DisconnectionError | OSError):
+        return DatabaseFault.OUTAGE  # the pool gave up waiting, or the socket failed
+    cause: BaseException = getattr(exc, "orig", None) or exc
+    if type(cause).__module__ == "sqlite3":
+        message = str(cause).lower()
+        if "no such table" in message:
+            return DatabaseFault.SCHEMA_MISSING
+        return DatabaseFault.OUTAGE if any(word in message for word in _SQLITE_OUTAGES) else None
+    state = _sqlstate(cause)
+    if state in _SCHEMA_MISSING_STATES:
+        return DatabaseFault.SCHEMA_MISSING
+    if state in _NUL_STATES:
+        return DatabaseFault.NUL_IN_TEXT
+    if state is not None and (state in _OUTAGE_STATES or state.startswith(_OUTAGE_CLASSES)):
+        return DatabaseFault.OUTAGE
+    if state is None and (
+        isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+        or getattr(exc, "connection_invalidated", False)
+        or isinstance(cause, asyncpg.InterfaceError | OSError)
+    ):
+        return DatabaseFault.OUTAGE  # a connection closed under us, or one that could not be opened
+    return None
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Is `exc` the database being unreachable or busy (retrying later can help)?"""
+    return classify_error(exc) is DatabaseFault.OUTAGE
+
+
+def _sqlstate(cause: BaseException) -> str | None:
+    """PostgreSQL's SQLSTATE of an error, from SQLAlchemy's asyncpg adapter or a bare asyncpg error."""
+    for candidate in (cause, cause.__cause__):
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None

@@ -11,11 +11,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.deps import SessionDep
-from api.errors import error_response, responses
+from api.errors import RETRY_AFTER_SECONDS, error_response, responses
 from core import migrations
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger("glucodiary.api")
+
+
+_RETRY = {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 class Health(BaseModel):
@@ -39,12 +42,13 @@ async def ready(session: SessionDep) -> Health | JSONResponse:
         logger.warning("readiness: database unreachable (%s)", type(exc).__name__)
         with contextlib.suppress(Exception):
             await session.rollback()  # the failed connection goes back to the pool, to be discarded
-        return error_response(503, "The database is not reachable.", headers={"Retry-After": "5"})
+        return error_response(503, "The database is not reachable.", headers=_RETRY)
     expected = migrations.head_revisions()
     if applied != expected:
         return error_response(
             503,
             f"The database schema is at {sorted(applied) or 'nothing'}, expected {sorted(expected)}: "
             "run `glucodiary migrate`.",
+            headers=_RETRY,
         )
     return Health(status="ready")
