@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+visits_app = typer.Typer(help="Study visits.", no_args_is_help=True)
+app.add_typer(visits_app, name="visits")
 
 
 def _settings_or_exit() -> None:
@@ -120,6 +122,23 @@ def demo() -> None:
     typer.echo("Demo logins (POST /api/v1/auth/token with username and password):")
     for login in logins:
         typer.echo(f"  {login.role:<13} {login.email:<36} {login.password:<30} {login.note}".rstrip())
+
+
+@visits_app.command("plan")
+def visits_plan() -> None:
+    """Plan the visits of participants enrolled before visits existed (those who have none); idempotent."""
+    _settings_or_exit()
+    from core.db import database, session_scope
+    from core.visits import service as visit_service
+
+    async def _plan() -> int:
+        try:
+            async with session_scope() as session:
+                return await visit_service.plan_unplanned(session=session)
+        finally:
+            await database.dispose()
+
+    typer.echo(f"{asyncio.run(_plan())} visits planned")
 
 
 if __name__ == "__main__":

@@ -95,14 +95,24 @@ class EpisodeRules(_Strict):
 
 
 class VisitPlan(_Strict):
+    """Visits at these months after day 0 (the treatment date), each with a +-window, and their reminders."""
+
     months: tuple[int, ...] = (1, 2, 3, 6, 9, 12, 15, 18, 21, 24)
     window_days: int = Field(default=7, ge=0, le=60)
     reminder_days_before: tuple[int, ...] = (7, 1)
+    reminder_local_time: time = Field(
+        default=time(9, 0), description="civil time of day, in the participant's zone, reminders go out"
+    )
 
     @model_validator(mode="after")
     def _increasing(self) -> Self:
         if list(self.months) != sorted(set(self.months)) or not self.months or self.months[0] <= 0:
             raise ValueError("months must be positive, strictly increasing and not empty")
+        if self.months[-1] > 120:
+            raise ValueError("months must be at most 120 (ten years of follow-up)")
+        days = self.reminder_days_before
+        if any(d < 1 or d > 60 for d in days) or list(days) != sorted(set(days), reverse=True):
+            raise ValueError("reminder_days_before must be distinct days 1-60, largest first")
         return self
 
 

@@ -16,6 +16,7 @@ from core.models.study import (
     StaffAssignment,
     Study,
 )
+from core.models.visits import Visit, VisitVersion
 
 __all__ = [
     "Alert",
@@ -40,4 +41,6 @@ __all__ = [
     "StaffAssignment",
     "Study",
     "User",
+    "Visit",
+    "VisitVersion",
 ]

@@ -30,6 +30,7 @@ from core.rules import lifecycle as alert_lifecycle
 from core.studies import eligibility
 from core.studies import protocol as study_protocol
 from core.studies.service import check_timezone, study_in_scope
+from core.visits import service as visit_service
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,9 @@ async def enrol(
             "eligibility_failures": [f.criterion for f in failures],
         },
         context=context,
+    )
+    await visit_service.plan_participant(
+        session=session, participant=participant, actor=actor, reason="enrolled"
     )
     shows = access.sees_allocation(actor, study)
     return ParticipantView(participant, site.code, arm.code if arm and shows else None, shows)

@@ -13,6 +13,7 @@ from core.errors import FieldProblem, InvalidInput, NotFound
 from core.models.study import GuardianLink, Participant, ParticipantStatus
 from core.studies.enrolment import ParticipantView, participant_view
 from core.studies.service import check_timezone
+from core.visits import service as visit_service
 
 # a participant moves forward only: screening -> enrolled -> withdrawn | completed
 _NEXT = {
@@ -50,6 +51,9 @@ async def change_participant(
         participant.status = status
         if status is ParticipantStatus.withdrawn:
             participant.withdrawn_at = clock.now()
+            await visit_service.cancel_for_withdrawal(
+                session=session, participant=participant, actor=actor, reason=reason
+            )
     if timezone is not None:
         participant.timezone = check_timezone(timezone, "timezone")
     after = {"status": participant.status, "timezone": participant.timezone}

@@ -19,6 +19,7 @@ from core.models.study import Arm, ProtocolVersion, Site, StaffAssignment, Study
 from core.people import service as people_service
 from core.protocol import DEFAULT_PROTOCOL, ProtocolSettings, with_overrides
 from core.studies import protocol as study_protocol
+from core.visits import service as visit_service
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,13 @@ async def new_protocol_version(
         subject_id=study.id,
         before={"version": current.version},
         after={"version": row.version, "overrides": overrides},
+        context=context,
+    )
+    await visit_service.replan_study(
+        session=session,
+        study_id=study.id,
+        actor=actor,
+        reason=f"protocol version {row.version}",
         context=context,
     )
     return row

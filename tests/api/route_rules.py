@@ -355,3 +355,38 @@ rule("PATCH", f"{ENTRIES}/{{entry_id}}", ok=DIARY_WRITERS, build=_entry_edit)
 rule("DELETE", f"{ENTRIES}/{{entry_id}}", ok=DIARY_WRITERS, build=_entry_void)
 rule("GET", f"{ENTRIES}/{{entry_id}}/history", ok=SIGNED_IN, build=_entry_path)
 rule("GET", "/api/v1/participants/{participant_id}/changes", ok=SIGNED_IN)
+
+
+# ---- visits (visits helper) ---------------------------------------------------------------------------------
+async def _planned_visit(ctx: Ctx, **json: Any) -> Call:
+    from core.visits import service as visit_service
+
+    await visit_service.plan_participant(
+        session=ctx.session, participant=ctx.target, actor=None, reason="matrix"
+    )
+    first = (await visit_service.visits_of(session=ctx.session, participant_id=ctx.target.id))[0]
+    return Call(path_params={"visit_id": str(first.id)}, json=json)
+
+
+async def _complete_visit(ctx: Ctx) -> Call:
+    from datetime import timedelta
+
+    return await _planned_visit(
+        ctx, completed_on=str(ctx.target.treatment_date + timedelta(days=30)), hba1c_percent=7.2
+    )
+
+
+rule("GET", "/api/v1/participants/{participant_id}/visits", ok=SIGNED_IN)
+rule("POST", "/api/v1/visits/{visit_id}/complete", ok={CLINICIAN, COORDINATOR}, build=_complete_visit)
+rule(
+    "POST",
+    "/api/v1/visits/{visit_id}/missed",
+    ok={CLINICIAN, COORDINATOR},
+    build=lambda c: _planned_visit(c, reason="did not come"),
+)
+rule(
+    "POST",
+    "/api/v1/visits/{visit_id}/cancel",
+    ok={CLINICIAN, COORDINATOR},
+    build=lambda c: _planned_visit(c, reason="moved abroad"),
+)

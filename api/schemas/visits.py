@@ -1,0 +1,103 @@
+"""Request and response bodies of study visits: the plan, completion with lab results, missed, cancelled."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.models.visits import Visit, VisitStatus
+from core.visits.results import RANGES
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _result(name: str, what: str) -> Any:
+    allowed = RANGES[name]
+    return Field(default=None, description=f"{what}, {allowed.low:g}-{allowed.high:g} {allowed.unit}")
+
+
+class VisitComplete(_Body):
+    completed_on: date = Field(
+        description="the participant-local date of the visit (outside the window: flagged)"
+    )
+    hba1c_percent: float | None = _result("hba1c_percent", "HbA1c (NGSP %)")
+    c_peptide_fasting_ng_ml: float | None = _result("c_peptide_fasting_ng_ml", "fasting C-peptide")
+    c_peptide_stimulated_ng_ml: float | None = _result("c_peptide_stimulated_ng_ml", "stimulated C-peptide")
+    glucose_fasting_mg_dl: float | None = _result("glucose_fasting_mg_dl", "fasting glucose, same sample")
+    glucose_fasting_mmol_l: float | None = _result(
+        "glucose_fasting_mmol_l", "fasting glucose in mmol/L instead of mg/dL"
+    )
+    weight_kg: float | None = _result("weight_kg", "body weight")
+    height_cm: float | None = _result("height_cm", "height (default: the height at enrolment)")
+    reason: str | None = Field(
+        default=None, min_length=3, max_length=500, description="required to correct a completed visit"
+    )
+    version: int | None = Field(default=None, ge=1, description="the version you read; stale -> 409")
+
+    def results(self) -> dict[str, float | None]:
+        return self.model_dump(exclude={"completed_on", "reason", "version"})
+
+
+class VisitReason(_Body):
+    reason: str = Field(min_length=3, max_length=500)
+    version: int | None = Field(default=None, ge=1, description="the version you read; stale -> 409")
+
+
+class VisitPublic(BaseModel):
+    id: uuid.UUID
+    participant_id: uuid.UUID
+    label: str = Field(description='"M1", "M3", ...: the month after day 0')
+    month: int
+    target_date: date = Field(description="participant-local date")
+    window_start: date
+    window_end: date
+    status: VisitStatus
+    completed_on: date | None
+    outside_window: bool | None = Field(description="completed outside its window (None until completed)")
+    results: dict[str, float] = Field(
+        description="as entered (unit in each name) plus the derived hba1c_mmol_mol, cpgr, bmi, idaa1c "
+        "where computable; IDAA1c uses the mean daily insulin of the 3 local days before the visit"
+    )
+    reason: str | None = Field(description="why it was missed, cancelled or corrected")
+    protocol_version: int
+    version: int
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, visit: Visit) -> VisitPublic:
+        return cls(
+            id=visit.id,
+            participant_id=visit.participant_id,
+            label=visit.label,
+            month=visit.month,
+            target_date=visit.target_date,
+            window_start=visit.window_start,
+            window_end=visit.window_end,
+            status=VisitStatus(visit.status),
+            completed_on=visit.completed_on,
+            outside_window=visit.outside_window,
+            results={**visit.results, **visit.derived},
+            reason=visit.reason,
+            protocol_version=visit.protocol_version,
+            version=visit.version,
+            updated_at=visit.updated_at,
+        )
+
+
+class VisitList(BaseModel):
+    items: list[VisitPublic]
+
+
+class StudyVisitPublic(VisitPublic):
+    subject_code: str
+    site_code: str
+
+
+class StudyVisitPage(BaseModel):
+    items: list[StudyVisitPublic]
+    next_cursor: str | None

@@ -1,0 +1,347 @@
+"""Visits over HTTP: the plan at enrolment, who sees and records visits, results and derived values, corrections
+as versions, missed and cancelled, withdrawal and re-planning (each audited)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from core import clock
+from core.access import Actor
+from core.models.auth import AuditEvent
+from core.models.people import Role
+from core.models.study import Participant
+from core.models.visits import VisitVersion
+from core.visits import service as visit_service
+from tests.core.rules.diary_rows import new_row
+from tests.factories import (
+    auth_headers,
+    create_guardian,
+    create_participant,
+    create_staff,
+    create_study,
+    participant_user,
+)
+
+API = "/api/v1"
+
+
+async def planned(session: AsyncSession, **overrides: Any) -> dict[str, Any]:
+    """A study, a participant (day 0 = 12 January 2026, Ljubljana) with visits planned, and its staff."""
+    study = await create_study(session)
+    participant = await create_participant(session, study, height_cm=132.0, weight_kg=30.0, **overrides)
+    await visit_service.plan_participant(session=session, participant=participant, actor=None, reason="test")
+    return {
+        "study": study,
+        "participant": participant,
+        "clinician": await create_staff(session, study, Role.clinician),
+        "coordinator": await create_staff(session, study, Role.coordinator),
+        "elsewhere": await create_staff(session, study, Role.clinician, site_codes=("S2",)),
+    }
+
+
+async def visits(client: httpx.AsyncClient, participant: Participant, user: Any) -> list[dict[str, Any]]:
+    answer = await client.get(f"{API}/participants/{participant.id}/visits", headers=auth_headers(user))
+    assert answer.status_code == 200, answer.text
+    return answer.json()["items"]
+
+
+async def test_enrolment_plans_the_protocols_visits(session: AsyncSession, client: httpx.AsyncClient) -> None:
+    study = await create_study(session)
+    coordinator = await create_staff(session, study, Role.coordinator)
+    enrolled = await client.post(
+        f"{API}/studies/{study.id}/participants",
+        json={
+            "subject_code": "V-001",
+            "site_code": "S1",
+            "sex": "male",
+            "birth_date": "2015-03-02",
+            "enrolled_at": "2026-01-20T09:00:00+01:00",
+            "treatment_date": "2026-01-31",
+            "timezone": "Europe/Ljubljana",
+            "weight_kg": 30.5,
+            "height_cm": 132,
+            "diagnosis_date": "2026-01-12",
+        },
+        headers=auth_headers(coordinator),
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    participant = await session.get(Participant, uuid.UUID(enrolled.json()["id"]))
+    items = await visits(client, participant, coordinator)  # type: ignore[arg-type]
+    assert [(v["label"], v["target_date"]) for v in items][:3] == [
+        ("M1", "2026-02-28"),
+        ("M2", "2026-03-31"),
+        ("M3", "2026-04-30"),
+    ]
+    assert len(items) == 10 and {v["status"] for v in items} == {"planned"}
+    assert items[0]["window_start"] == "2026-02-21" and items[0]["window_end"] == "2026-03-07"
+    assert items[0]["version"] == 1 and items[0]["outside_window"] is None
+
+
+async def test_participant_guardian_and_staff_in_scope_see_the_visits(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    w = await planned(session)
+    guardian = await create_guardian(session, w["participant"])
+    for user in (
+        await participant_user(session, w["participant"]),
+        guardian,
+        w["clinician"],
+        w["coordinator"],
+    ):
+        assert len(await visits(client, w["participant"], user)) == 10
+    hidden = await client.get(
+        f"{API}/participants/{w['participant'].id}/visits", headers=auth_headers(w["elsewhere"])
+    )
+    assert hidden.status_code == 404
+
+
+async def test_complete_with_results_gives_the_derived_values(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    w = await planned(session)
+    clock.set_now(datetime(2026, 2, 15, 10, 0, tzinfo=UTC))
+    p = w["participant"]
+    # insulin on the three local days before 14 February: 16 IU on the 13th, 14 IU on the 12th, none on the 11th
+    for day, units in ((13, 8), (13, 4), (13, 4), (12, 8), (12, 6)):
+        await new_row(session, p, "insulin", datetime(2026, 2, day, 8, 0, tzinfo=UTC), units=units)
+    m1 = (await visits(client, p, w["clinician"]))[0]
+    done = await client.post(
+        f"{API}/visits/{m1['id']}/complete",
+        json={
+            "completed_on": "2026-02-14",
+            "hba1c_percent": 7.0,
+            "c_peptide_fasting_ng_ml": 1.2,
+            "c_peptide_stimulated_ng_ml": 2.4,
+            "glucose_fasting_mg_dl": 100,
+            "weight_kg": 30,
+        },
+        headers=auth_headers(w["clinician"]),
+    )
+    assert done.status_code == 200, done.text
+    visit = done.json()
+    assert visit["status"] == "completed" and visit["outside_window"] is False and visit["version"] == 2
+    # by hand: 10.93 x 7 - 23.5 = 53.0; 1.2 x 100 / 100 = 1.2; 30 / 1.32^2 = 17.2;
+    # mean dose (16 + 14) / 2 days with data = 15 IU/day, / 30 kg = 0.5 IU/kg/day; IDAA1c 7.0 + 4 x 0.5 = 9.0
+    assert visit["results"] == {
+        "hba1c_percent": 7.0,
+        "c_peptide_fasting_ng_ml": 1.2,
+        "c_peptide_stimulated_ng_ml": 2.4,
+        "glucose_fasting_mg_dl": 100.0,
+        "weight_kg": 30.0,
+        "hba1c_mmol_mol": 53.0,
+        "cpgr": 1.2,
+        "bmi": 17.2,
+        "idaa1c": 9.0,
+        "insulin_iu_per_day": 15.0,
+        "insulin_iu_per_kg_day": 0.5,
+    }
+
+
+async def test_outside_the_window_is_flagged_and_bad_results_are_named(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    w = await planned(session)
+    clock.set_now(datetime(2026, 3, 1, 10, 0, tzinfo=UTC))
+    m1 = (await visits(client, w["participant"], w["coordinator"]))[0]  # window 5-19 February
+    url, headers = f"{API}/visits/{m1['id']}/complete", auth_headers(w["coordinator"])
+    wrong_unit = await client.post(
+        url, json={"completed_on": "2026-02-25", "hba1c_percent": 53}, headers=headers
+    )
+    assert wrong_unit.status_code == 422
+    assert wrong_unit.json()["fields"] == [{"path": "hba1c_percent", "message": "53 is outside 3-20 %"}]
+    future = await client.post(url, json={"completed_on": "2026-03-02"}, headers=headers)
+    assert future.status_code == 422 and future.json()["fields"][0]["path"] == "completed_on"
+    unknown = await client.post(
+        url, json={"completed_on": "2026-02-25", "hba1c_mmol_mol": 53}, headers=headers
+    )
+    assert unknown.status_code == 422 and unknown.json()["fields"][0]["path"] == "hba1c_mmol_mol"
+    late = await client.post(url, json={"completed_on": "2026-02-25"}, headers=headers)
+    assert late.status_code == 200 and late.json()["outside_window"] is True
+
+
+async def test_completing_twice_needs_a_reason_and_keeps_the_first_version(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    w = await planned(session)
+    clock.set_now(datetime(2026, 2, 15, 10, 0, tzinfo=UTC))
+    m1 = (await visits(client, w["participant"], w["clinician"]))[0]
+    url, headers = f"{API}/visits/{m1['id']}/complete", auth_headers(w["clinician"])
+    first = await client.post(url, json={"completed_on": "2026-02-14", "hba1c_percent": 7.4}, headers=headers)
+    assert first.status_code == 200
+    again = await client.post(url, json={"completed_on": "2026-02-14", "hba1c_percent": 7.1}, headers=headers)
+    assert again.status_code == 409 and again.json()["fields"][0]["path"] == "reason"
+    stale = await client.post(
+        url,
+        json={"completed_on": "2026-02-14", "hba1c_percent": 7.1, "reason": "lab typo", "version": 1},
+        headers=headers,
+    )
+    assert stale.status_code == 409 and stale.json()["fields"][0]["path"] == "version"
+    fixed = await client.post(
+        url,
+        json={"completed_on": "2026-02-14", "hba1c_percent": 7.1, "reason": "lab typo", "version": 2},
+        headers=headers,
+    )
+    assert fixed.status_code == 200 and fixed.json()["version"] == 3
+    assert fixed.json()["results"]["hba1c_percent"] == 7.1 and fixed.json()["reason"] == "lab typo"
+    versions = (
+        (
+            await session.execute(
+                select(VisitVersion)
+                .where(col(VisitVersion.visit_id) == uuid.UUID(m1["id"]))
+                .order_by(col(VisitVersion.version))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert [(v.change, v.snapshot["results"].get("hba1c_percent")) for v in versions] == [
+        ("planned", None),
+        ("completed", 7.4),
+        ("corrected", 7.1),
+    ]
+    actions = (
+        (await session.execute(select(AuditEvent.action).where(col(AuditEvent.subject_id) == m1["id"])))
+        .scalars()
+        .all()
+    )
+    assert sorted(actions) == ["visit.completed", "visit.corrected"]
+
+
+async def test_missed_and_cancelled_need_a_reason_and_follow_the_lifecycle(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    w = await planned(session)
+    clock.set_now(datetime(2026, 3, 1, 10, 0, tzinfo=UTC))
+    m1, m2 = (await visits(client, w["participant"], w["coordinator"]))[:2]
+    headers = auth_headers(w["coordinator"])
+    no_reason = await client.post(f"{API}/visits/{m1['id']}/missed", json={}, headers=headers)
+    assert no_reason.status_code == 422 and no_reason.json()["fields"][0]["path"] == "reason"
+    missed = await client.post(
+        f"{API}/visits/{m1['id']}/missed", json={"reason": "family ill"}, headers=headers
+    )
+    assert missed.status_code == 200 and missed.json()["status"] == "missed"
+    twice = await client.post(f"{API}/visits/{m1['id']}/missed", json={"reason": "again"}, headers=headers)
+    assert twice.status_code == 409
+    # the family came after all, outside the window
+    late = await client.post(
+        f"{API}/visits/{m1['id']}/complete", json={"completed_on": "2026-02-27"}, headers=headers
+    )
+    assert late.status_code == 200 and late.json()["outside_window"] is True
+    cancelled = await client.post(
+        f"{API}/visits/{m2['id']}/cancel", json={"reason": "moved abroad"}, headers=headers
+    )
+    assert cancelled.json()["status"] == "cancelled" and cancelled.json()["reason"] == "moved abroad"
+    done = await client.post(
+        f"{API}/visits/{m2['id']}/complete", json={"completed_on": "2026-02-27"}, headers=headers
+    )
+    assert done.status_code == 409
+
+
+async def test_who_may_record_a_visit(session: AsyncSession, client: httpx.AsyncClient) -> None:
+    w = await planned(session)
+    clock.set_now(datetime(2026, 2, 15, 10, 0, tzinfo=UTC))
+    m1 = (await visits(client, w["participant"], w["clinician"]))[0]
+    body = {"reason": "did not come"}
+    participant = await participant_user(session, w["participant"])
+    refused = await client.post(
+        f"{API}/visits/{m1['id']}/missed", json=body, headers=auth_headers(participant)
+    )
+    assert refused.status_code == 403
+    # a clinician of another site learns nothing: the visit does not exist for them
+    elsewhere = await client.post(
+        f"{API}/visits/{m1['id']}/missed", json=body, headers=auth_headers(w["elsewhere"])
+    )
+    assert elsewhere.status_code == 404
+
+
+async def test_withdrawal_cancels_future_visits_with_the_withdrawal_as_reason(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    w = await planned(session)
+    clock.set_now(datetime(2026, 3, 20, 10, 0, tzinfo=UTC))
+    m1 = (await visits(client, w["participant"], w["coordinator"]))[0]
+    await client.post(
+        f"{API}/visits/{m1['id']}/complete",
+        json={"completed_on": "2026-02-12"},
+        headers=auth_headers(w["clinician"]),
+    )
+    withdrawn = await client.patch(
+        f"{API}/participants/{w['participant'].id}",
+        json={"status": "withdrawn", "reason": "consent withdrawn"},
+        headers=auth_headers(w["coordinator"]),
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    items = await visits(client, w["participant"], w["coordinator"])
+    assert items[0]["status"] == "completed"
+    # M2's window closed on 19 March without a result: it stays for staff to record as missed
+    assert items[1]["label"] == "M2" and items[1]["status"] == "planned"
+    assert {v["status"] for v in items[2:]} == {"cancelled"}
+    assert items[2]["reason"] == "participant withdrawn: consent withdrawn"
+
+
+async def test_a_new_protocol_moves_only_planned_visits_and_says_so(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    w = await planned(session)
+    clock.set_now(datetime(2026, 2, 15, 10, 0, tzinfo=UTC))
+    m1 = (await visits(client, w["participant"], w["clinician"]))[0]
+    await client.post(
+        f"{API}/visits/{m1['id']}/complete",
+        json={"completed_on": "2026-02-14"},
+        headers=auth_headers(w["clinician"]),
+    )
+    admin = await create_staff(session, w["study"], Role.admin, site_codes=None)
+    changed = await client.post(
+        f"{API}/studies/{w['study'].id}/protocol/versions",
+        json={"protocol": {"visits": {"months": [1, 3, 6, 12], "window_days": 10}}},
+        headers=auth_headers(admin),
+    )
+    assert changed.status_code == 201, changed.text
+    items = {v["label"]: v for v in await visits(client, w["participant"], w["clinician"])}
+    assert items["M1"]["status"] == "completed" and items["M1"]["window_end"] == "2026-02-19"  # untouched
+    assert (items["M3"]["window_start"], items["M3"]["window_end"]) == ("2026-04-02", "2026-04-22")
+    assert items["M3"]["protocol_version"] == 2 and items["M3"]["version"] == 2
+    assert items["M2"]["status"] == "cancelled" and "protocol version 2" in items["M2"]["reason"]
+    assert items["M24"]["status"] == "cancelled"
+    event = (
+        await session.execute(select(AuditEvent).where(col(AuditEvent.action) == "visits.replanned"))
+    ).scalar_one()
+    assert event.after is not None and event.after["reason"] == "protocol version 2"
+    assert {
+        "label": "M3",
+        "from": "2026-04-12 (2026-04-05 to 2026-04-19)",
+        "to": "2026-04-12 (2026-04-02 to 2026-04-22)",
+    } in event.after["moved"]
+    assert "M1" not in {m["label"] for m in event.after["moved"]}
+
+
+async def test_a_corrected_day_0_moves_only_visits_still_planned(session: AsyncSession) -> None:
+    w = await planned(session)
+    p = w["participant"]
+    actor = Actor.of(w["coordinator"])
+    first = (await visit_service.visits_of(session=session, participant_id=p.id))[0]
+    first.status = "missed"
+    p.treatment_date = date(2026, 1, 31)
+    changed = await visit_service.plan_participant(
+        session=session, participant=p, actor=actor, reason="treatment date corrected"
+    )
+    after = {v.label: v for v in await visit_service.visits_of(session=session, participant_id=p.id)}
+    assert changed == 9
+    assert after["M1"].target_date == date(2026, 2, 12)  # missed: kept where it was
+    assert after["M2"].target_date == date(2026, 3, 31) and after["M3"].target_date == date(2026, 4, 30)
+    event = (
+        await session.execute(select(AuditEvent).where(col(AuditEvent.action) == "visits.replanned"))
+    ).scalar_one()
+    assert event.after is not None and event.after["reason"] == "treatment date corrected"
+    assert {
+        "label": "M2",
+        "from": "2026-03-12 (2026-03-05 to 2026-03-19)",
+        "to": "2026-03-31 (2026-03-24 to 2026-04-07)",
+    } in event.after["moved"]
