@@ -4,16 +4,25 @@ cancelled."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from api.deps import AuditContextDep, ParticipantInScope, SessionDep, require_roles
 from api.errors import responses
-from api.schemas.visits import VisitComplete, VisitList, VisitPublic, VisitReason
+from api.schemas.visits import (
+    StudyVisitPage,
+    StudyVisitPublic,
+    VisitComplete,
+    VisitList,
+    VisitPublic,
+    VisitReason,
+)
 from core.access import Actor
 from core.models.people import Role
-from core.visits import recording
+from core.models.visits import VisitStatus
+from core.visits import calendar, recording
 from core.visits import service as visit_service
 
 router = APIRouter(tags=["visits"])
@@ -98,3 +107,40 @@ async def cancel_visit(
         context=context,
     )
     return VisitPublic.of(visit)
+
+
+@router.get(
+    "/studies/{study_id}/visits",
+    operation_id="listStudyVisits",
+    response_model=StudyVisitPage,
+    responses=responses(401, 403, 404, 422),
+)
+async def list_study_visits(
+    study_id: uuid.UUID,
+    session: SessionDep,
+    actor: VisitStaff,
+    status: VisitStatus | None = None,
+    site: Annotated[str | None, Query(max_length=40, description="a site code of the study")] = None,
+    date_from: Annotated[date | None, Query(alias="from", description="target date on or after")] = None,
+    date_to: Annotated[date | None, Query(alias="to", description="target date on or before")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> StudyVisitPage:
+    """The study's visit calendar by target date: visits of the participants at the caller's sites."""
+    page = await calendar.study_visits(
+        session=session,
+        actor=actor,
+        study_id=study_id,
+        status=status,
+        site_code=site,
+        date_from=date_from,
+        date_to=date_to,
+        limit=limit,
+        cursor=cursor,
+    )
+    return StudyVisitPage(
+        items=[
+            StudyVisitPublic.of_row(visit, subject, site_code) for visit, subject, site_code in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )

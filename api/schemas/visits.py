@@ -8,7 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.pages import Page
 from core.models.visits import Visit, VisitStatus
+from core.text import SafeText
 from core.visits.results import RANGES
 
 
@@ -34,7 +36,7 @@ class VisitComplete(_Body):
     )
     weight_kg: float | None = _result("weight_kg", "body weight")
     height_cm: float | None = _result("height_cm", "height (default: the height at enrolment)")
-    reason: str | None = Field(
+    reason: SafeText | None = Field(
         default=None, min_length=3, max_length=500, description="required to correct a completed visit"
     )
     version: int | None = Field(default=None, ge=1, description="the version you read; stale -> 409")
@@ -44,7 +46,7 @@ class VisitComplete(_Body):
 
 
 class VisitReason(_Body):
-    reason: str = Field(min_length=3, max_length=500)
+    reason: SafeText = Field(min_length=3, max_length=500)
     version: int | None = Field(default=None, ge=1, description="the version you read; stale -> 409")
 
 
@@ -97,7 +99,10 @@ class StudyVisitPublic(VisitPublic):
     subject_code: str
     site_code: str
 
+    @classmethod
+    def of_row(cls, visit: Visit, subject_code: str, site_code: str) -> StudyVisitPublic:
+        return cls(**VisitPublic.of(visit).model_dump(), subject_code=subject_code, site_code=site_code)
 
-class StudyVisitPage(BaseModel):
-    items: list[StudyVisitPublic]
-    next_cursor: str | None
+
+class StudyVisitPage(Page[StudyVisitPublic]):
+    """A page of the study's visit calendar."""

@@ -390,3 +390,4 @@ rule(
     ok={CLINICIAN, COORDINATOR},
     build=lambda c: _planned_visit(c, reason="moved abroad"),
 )
+rule("GET", "/api/v1/studies/{study_id}/visits", ok={CLINICIAN, COORDINATOR})

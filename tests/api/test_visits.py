@@ -345,3 +345,39 @@ async def test_a_corrected_day_0_moves_only_visits_still_planned(session: AsyncS
         "from": "2026-03-12 (2026-03-05 to 2026-03-19)",
         "to": "2026-03-31 (2026-03-24 to 2026-04-07)",
     } in event.after["moved"]
+
+
+async def test_the_study_calendar_filters_and_pages_within_the_callers_sites(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    w = await planned(session)
+    other = await create_participant(session, w["study"], site_code="S2")
+    await visit_service.plan_participant(session=session, participant=other, actor=None, reason="test")
+    url = f"{API}/studies/{w['study'].id}/visits"
+    clinician = auth_headers(w["clinician"])
+    window = {"from": "2026-02-01", "to": "2026-06-30"}
+    first = await client.get(url, params={"limit": 2, **window}, headers=clinician)
+    assert first.status_code == 200, first.text
+    page = first.json()
+    # S1's M1 (12 Feb), M2 (12 Mar), then M3 (12 Apr) on the next page; the S2 participant is not this clinician's
+    assert [(v["label"], v["target_date"], v["site_code"]) for v in page["items"]] == [
+        ("M1", "2026-02-12", "S1"),
+        ("M2", "2026-03-12", "S1"),
+    ]
+    assert (
+        page["items"][0]["subject_code"] == w["participant"].subject_code
+        and "arm_code" not in page["items"][0]
+    )
+    rest = await client.get(
+        url, params={"limit": 2, "cursor": page["next_cursor"], **window}, headers=clinician
+    )
+    assert [v["label"] for v in rest.json()["items"]] == ["M3"] and rest.json()["next_cursor"] is None
+    coordinator = auth_headers(await create_staff(session, w["study"], Role.coordinator, site_codes=None))
+    s2 = await client.get(url, params={"site": "S2", "status": "planned"}, headers=coordinator)
+    assert {v["site_code"] for v in s2.json()["items"]} == {"S2"} and len(s2.json()["items"]) == 10
+    unknown = await client.get(url, params={"site": "S9"}, headers=coordinator)
+    assert unknown.status_code == 422 and unknown.json()["fields"][0]["path"] == "site"
+    backwards = await client.get(url, params={"from": "2026-05-01", "to": "2026-04-01"}, headers=coordinator)
+    assert backwards.status_code == 422 and backwards.json()["fields"][0]["path"] == "to"
+    bad_status = await client.get(url, params={"status": "done"}, headers=coordinator)
+    assert bad_status.status_code == 422
