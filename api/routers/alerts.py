@@ -35,7 +35,8 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> AlertPage:
-    """Alerts of the participants in the caller's scope, newest first."""
+    """Alerts of the participants in the caller's scope: open first, then acknowledged, then resolved; within
+    each by severity (critical, urgent, warning, info), then newest first."""
     page = await lifecycle.list_alerts(
         session=session,
         actor=actor,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, func
+from sqlalchemy import ScalarSelect, case, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -30,7 +30,21 @@ class AlertView:
     entries: list[AlertEntry]
 
 
-NEWEST_FIRST = (
+def _rank(column: Any, values: list[str]) -> Any:
+    """0 for the first of `values`, 1 for the next ... as SQL, so the order can be a keyset key."""
+    return case({value: i for i, value in enumerate(values)}, value=column, else_=len(values))
+
+
+STATUS_RANK = _rank(col(Alert.status), [AlertStatus.open, AlertStatus.acknowledged, AlertStatus.resolved])
+SEVERITY_RANK = _rank(
+    col(Alert.severity), [Severity.critical, Severity.urgent, Severity.warning, Severity.info]
+)
+
+# the inbox order: what still needs someone first (open, then acknowledged, then resolved), the most severe
+# first within that, then the newest; the id makes the order total for the keyset cursor
+INBOX_ORDER = (
+    SortKey(STATUS_RANK, int),
+    SortKey(SEVERITY_RANK, int),
     SortKey(col(Alert.created_at), datetime, descending=True),
     SortKey(col(Alert.id), uuid.UUID, descending=True),
 )
@@ -75,7 +89,8 @@ async def list_alerts(
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page[AlertView]:
-    """Alerts of the participants `actor` may see (the one scoping rule, as SQL), newest first."""
+    """Alerts of the participants `actor` may see (the one scoping rule, as SQL), in the inbox order: open,
+    acknowledged, resolved; within each critical, urgent, warning, info; then newest first."""
     query = (
         select(Alert, Participant.subject_code)
         .join(Participant, col(Participant.id) == col(Alert.participant_id))
@@ -93,7 +108,7 @@ async def list_alerts(
         query = query.where(col(Alert.participant_id) == participant_id)
     if site_id is not None:
         query = query.where(col(Alert.site_id) == site_id)
-    page = await paginate(session, query, keys=NEWEST_FIRST, limit=limit, cursor=cursor)
+    page = await paginate(session, query, keys=INBOX_ORDER, limit=limit, cursor=cursor)
     links = await _entries(session, [alert.id for alert, _ in page.items])
     items = [AlertView(alert, code, links.get(alert.id, [])) for alert, code in page.items]
     return Page(items, page.next_cursor)

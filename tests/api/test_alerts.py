@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -135,6 +136,66 @@ async def test_filters_and_pages(client: httpx.AsyncClient, session: AsyncSessio
     assert sorted(seen) == sorted(str(a.id) for a in [*made, low])
     bad = await client.get(ALERTS, params={"status": "closed"}, headers=headers)
     assert bad.status_code == 422 and bad.json()["fields"][0]["path"].endswith("status")
+
+
+async def test_the_inbox_lists_open_first_then_by_severity_then_newest_across_pages(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    # before: by creation time only, so an old resolved alert came before a new open one
+    w = await setting(session)
+    start = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+    async def made(name: str, hours: int, severity: str, status: str = "open") -> tuple[str, str]:
+        at = start + timedelta(hours=hours)
+        alert = await create_alert(
+            session,
+            w["s1"],
+            kind="hypoglycemia_level_1",
+            category="safety",
+            severity=severity,
+            status=status,
+            created_at=at,
+            first_occurred_at=at,
+            last_occurred_at=at,
+        )
+        return name, str(alert.id)
+
+    made_alerts = dict(
+        [
+            await made("resolved critical, newest of all", 9, "critical", "resolved"),
+            await made("open info, new", 8, "info"),
+            await made("acknowledged critical", 7, "critical", "acknowledged"),
+            await made("open warning, newer", 6, "warning"),
+            await made("open critical, old", 1, "critical"),
+            await made("open warning, older", 2, "warning"),
+            await made("open urgent", 3, "urgent"),
+            await made("resolved info", 4, "info", "resolved"),
+            await made("acknowledged warning", 5, "warning", "acknowledged"),
+        ]
+    )
+    expected = [
+        "open critical, old",
+        "open urgent",
+        "open warning, newer",
+        "open warning, older",
+        "open info, new",
+        "acknowledged critical",
+        "acknowledged warning",
+        "resolved critical, newest of all",
+        "resolved info",
+    ]
+    seen: list[str] = []
+    cursor = None
+    while True:  # pages of 2 must keep this order across every page boundary
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = await client.get(ALERTS, params=params, headers=auth_headers(w["clinician"]))
+        assert page.status_code == 200, page.text
+        seen += [a["id"] for a in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    names = {alert_id: name for name, alert_id in made_alerts.items()}
+    assert [names[i] for i in seen] == expected
 
 
 async def test_severity_and_site_filter(client: httpx.AsyncClient, session: AsyncSession) -> None:
