@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from api.deps import ActorDep, AuditContextDep, CurrentUser, SessionDep
 from api.errors import responses
 from api.forms import PasswordForm
-from api.schemas.auth import MeParticipant, MePublic, PasswordChange, RefreshRequest, TokenPublic
+from api.schemas.auth import MeParticipant, MePublic, MeStudy, PasswordChange, RefreshRequest, TokenPublic
 from core.errors import FieldProblem, InvalidInput
 from core.people import auth as auth_service
+from core.studies import membership
 
 router = APIRouter(tags=["auth"])
 
@@ -70,8 +71,9 @@ async def logout(session: SessionDep, user: CurrentUser, context: AuditContextDe
 
 @router.get("/me", response_model=MePublic, responses=responses(401))
 async def me(session: SessionDep, user: CurrentUser, actor: ActorDep) -> MePublic:
-    """This login and the participants it may log for."""
+    """This login, the participants it may log for and the studies it belongs to."""
     participants = await auth_service.loggable_participants(session=session, actor=actor)
+    studies = await membership.memberships(session=session, actor=actor)
     return MePublic(
         id=user.id,
         email=user.email,
@@ -79,6 +81,10 @@ async def me(session: SessionDep, user: CurrentUser, actor: ActorDep) -> MePubli
         participants=[
             MeParticipant(id=p.id, subject_code=p.subject_code, relationship=p.relationship)
             for p in participants
+        ],
+        studies=[
+            MeStudy(id=m.study.id, code=m.study.code, name=m.study.name, role=m.role, site_codes=m.site_codes)
+            for m in studies
         ],
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from api.deps import AdminActor, AuditContextDep, SessionDep, StaffActor
 from api.errors import responses
@@ -15,9 +15,12 @@ from api.schemas.studies import (
     StaffCreate,
     StaffPublic,
     StudyCreate,
+    StudyMembershipPublic,
+    StudyPage,
     StudyPublic,
 )
 from core.models.people import Role
+from core.studies import membership
 from core.studies import service as study_service
 
 router = APIRouter(tags=["studies"])
@@ -47,6 +50,18 @@ async def create_study(
         context=context,
     )
     return StudyPublic.of(view)
+
+
+@router.get("/studies", response_model=StudyPage, responses=responses(401, 403, 422))
+async def list_studies(
+    session: SessionDep,
+    actor: StaffActor,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> StudyPage:
+    """The studies the caller is staff of (admin: every study), by code, with the caller's role and sites."""
+    page = await membership.studies_page(session=session, actor=actor, limit=limit, cursor=cursor)
+    return StudyPage(items=[StudyMembershipPublic.of(m) for m in page.items], next_cursor=page.next_cursor)
 
 
 @router.get(

@@ -38,11 +38,24 @@ class MeParticipant(BaseModel):
     relationship: str
 
 
+class MeStudy(BaseModel):
+    id: uuid.UUID
+    code: str
+    name: str
+    role: str = Field(description="this login's role in the study")
+    site_codes: list[str] = Field(
+        description="this login's sites; empty: study-wide (or admin, or participant)"
+    )
+
+
 class MePublic(BaseModel):
     id: uuid.UUID
     email: str
     role: str
     participants: list[MeParticipant]
+    studies: list[MeStudy] = Field(
+        description="the studies this login belongs to (staff: GET /studies pages them)"
+    )
 
 
 class InvitationCreate(_Body):

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.schemas.pages import Page
 from core.studies.enrolment import ParticipantView
+from core.studies.membership import Membership
 from core.studies.service import StudyView
 from core.text import SafeText
 
@@ -94,6 +95,35 @@ class StudyPublic(BaseModel):
         if view.arms is not None:
             body["arms"] = [ArmPublic.model_validate(a, from_attributes=True) for a in view.arms]
         return cls.model_validate(body)  # unset fields (arms, arm_code) stay out of the answer
+
+
+class StudyMembershipPublic(BaseModel):
+    """A study the caller belongs to and their place in it (no arm information)."""
+
+    id: uuid.UUID
+    code: str
+    name: str
+    blinded: bool
+    role: str = Field(description="the caller's role in the study")
+    site_codes: list[str] = Field(
+        description="the caller's sites; empty: study-wide (or admin, or participant)"
+    )
+
+    @classmethod
+    def of(cls, membership: Membership) -> StudyMembershipPublic:
+        study = membership.study
+        return cls(
+            id=study.id,
+            code=study.code,
+            name=study.name,
+            blinded=study.blinded,
+            role=membership.role,
+            site_codes=membership.site_codes,
+        )
+
+
+class StudyPage(Page[StudyMembershipPublic]):
+    pass
 
 
 class StaffCreate(_Body):

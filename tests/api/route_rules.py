@@ -230,6 +230,7 @@ def _enrolment(_ctx: Ctx) -> Call:
 
 STUDY_STAFF = STAFF | {ADMIN}
 rule("POST", "/api/v1/studies", ok={ADMIN}, build=_new_study)
+rule("GET", "/api/v1/studies", ok=STUDY_STAFF)
 rule("GET", "/api/v1/studies/{study_id}", ok=STUDY_STAFF)
 rule(
     "POST",

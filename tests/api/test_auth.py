@@ -50,6 +50,7 @@ async def test_login_gives_a_token_pair_that_opens_me(
         "email": "nurse@example.org",
         "role": "clinician",
         "participants": [],
+        "studies": [],
     }
     event = (await session.execute(select(AuditEvent).where(AuditEvent.action == "auth.login"))).scalar_one()
     assert (event.actor_id, event.client_address) == (user.id, "127.0.0.1")

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from core.models.auth import AuditEvent
 from core.models.people import Role
-from core.models.study import Participant, ParticipantWeight
+from core.models.study import Participant, ParticipantWeight, StaffAssignment
 from tests import factories
 
 STRONG = "Copper-Walrus-Tangerine-58"
@@ -297,3 +297,61 @@ async def test_participant_list_counts_unresolved_alerts(
     headers = factories.auth_headers(await factories.create_staff(session, study, Role.clinician))
     page = (await client.get(f"/api/v1/studies/{study.id}/participants", headers=headers)).json()
     assert {p["subject_code"]: p["open_alert_count"] for p in page["items"]} == {"A-1": 2, "A-2": 0}
+
+
+async def test_staff_find_their_studies_and_me_names_them(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    # before: GET /studies was a 405 and /me named no study, so a new coordinator could not find theirs
+    first = await factories.create_study(session, code="BETA", name="Beta trial")
+    second = await factories.create_study(session, code="ALPHA", name="Alpha trial")
+    elsewhere = await factories.create_study(session, code="GAMMA")
+    nurse = await factories.create_staff(session, first, Role.coordinator, site_codes=("S1", "S2"))
+    session.add(StaffAssignment(user_id=nurse.id, study_id=second.id, site_id=None, role=Role.coordinator))
+    admin = await factories.create_user(session, role=Role.admin)
+    teen = await factories.create_participant(session, elsewhere, subject_code="T-9")
+    await session.flush()
+
+    listed = await client.get("/api/v1/studies", headers=factories.auth_headers(nurse))
+    assert listed.status_code == 200, listed.text
+    assert listed.json() == {
+        "items": [
+            {
+                "id": str(second.id),
+                "code": "ALPHA",
+                "name": "Alpha trial",
+                "blinded": second.blinded,
+                "role": "coordinator",
+                "site_codes": [],
+            },
+            {
+                "id": str(first.id),
+                "code": "BETA",
+                "name": "Beta trial",
+                "blinded": first.blinded,
+                "role": "coordinator",
+                "site_codes": ["S1", "S2"],
+            },
+        ],
+        "next_cursor": None,
+    }
+    paged = (
+        await client.get("/api/v1/studies", params={"limit": 1}, headers=factories.auth_headers(nurse))
+    ).json()
+    assert [s["code"] for s in paged["items"]] == ["ALPHA"] and paged["next_cursor"]
+    rest = await client.get(
+        "/api/v1/studies", params={"cursor": paged["next_cursor"]}, headers=factories.auth_headers(nurse)
+    )
+    assert [s["code"] for s in rest.json()["items"]] == ["BETA"]
+
+    me = (await client.get("/api/v1/me", headers=factories.auth_headers(nurse))).json()
+    assert [(s["code"], s["role"], s["site_codes"]) for s in me["studies"]] == [
+        ("ALPHA", "coordinator", []),
+        ("BETA", "coordinator", ["S1", "S2"]),
+    ]
+    everything = (await client.get("/api/v1/studies", headers=factories.auth_headers(admin))).json()
+    assert {"ALPHA", "BETA", "GAMMA"} <= {s["code"] for s in everything["items"]}
+    phone = factories.auth_headers(await factories.participant_user(session, teen))
+    assert (await client.get("/api/v1/studies", headers=phone)).status_code == 403
+    own = (await client.get("/api/v1/me", headers=phone)).json()
+    assert [(s["code"], s["role"]) for s in own["studies"]] == [("GAMMA", "participant")]
