@@ -22,7 +22,7 @@ router = APIRouter(prefix="/alerts", tags=["alerts"])
 InboxActor = Annotated[Actor, Depends(require_roles(Role.clinician, Role.coordinator, Role.statistician))]
 
 
-@router.get("", response_model=AlertPage, responses=responses(401, 403, 422))
+@router.get("", operation_id="listAlerts", response_model=AlertPage, responses=responses(401, 403, 422))
 async def list_alerts(
     session: SessionDep,
     actor: InboxActor,
@@ -52,7 +52,12 @@ async def list_alerts(
     return AlertPage(items=[AlertPublic.of(v) for v in page.items], next_cursor=page.next_cursor)
 
 
-@router.post("/{alert_id}/acknowledge", response_model=AlertPublic, responses=responses(401, 403, 404, 409))
+@router.post(
+    "/{alert_id}/acknowledge",
+    operation_id="acknowledgeAlert",
+    response_model=AlertPublic,
+    responses=responses(401, 403, 404, 409),
+)
 async def acknowledge_alert(
     alert_id: uuid.UUID, session: SessionDep, actor: ClinicianActor, context: AuditContextDep
 ) -> AlertPublic:
@@ -60,7 +65,12 @@ async def acknowledge_alert(
     return AlertPublic.of(view)
 
 
-@router.post("/{alert_id}/resolve", response_model=AlertPublic, responses=responses(401, 403, 404, 409, 422))
+@router.post(
+    "/{alert_id}/resolve",
+    operation_id="resolveAlert",
+    response_model=AlertPublic,
+    responses=responses(401, 403, 404, 409, 422),
+)
 async def resolve_alert(
     alert_id: uuid.UUID,
     body: AlertResolve,
@@ -74,7 +84,12 @@ async def resolve_alert(
     return AlertPublic.of(view)
 
 
-@router.post("/{alert_id}/decision", response_model=AlertPublic, responses=responses(401, 403, 404, 409, 422))
+@router.post(
+    "/{alert_id}/decision",
+    operation_id="decideDoseReview",
+    response_model=AlertPublic,
+    responses=responses(401, 403, 404, 409, 422),
+)
 async def decide_dose_review(
     alert_id: uuid.UUID,
     body: DoseReviewDecision,

@@ -37,6 +37,7 @@ async def form_body(request: Request) -> None:
 
 @router.post(
     "/auth/token",
+    operation_id="createToken",
     response_model=TokenPublic,
     responses=responses(401, 422, 429),
     dependencies=[Depends(form_body)],
@@ -53,7 +54,9 @@ async def login(
     )
 
 
-@router.post("/auth/refresh", response_model=TokenPublic, responses=responses(401, 422))
+@router.post(
+    "/auth/refresh", operation_id="refreshToken", response_model=TokenPublic, responses=responses(401, 422)
+)
 async def refresh(session: SessionDep, context: AuditContextDep, body: RefreshRequest) -> TokenPublic:
     """A new token pair for a refresh token, which is then spent; reusing a spent one ends its whole family."""
     pair = await auth_service.refresh(session=session, refresh_token=body.refresh_token, context=context)
@@ -62,14 +65,14 @@ async def refresh(session: SessionDep, context: AuditContextDep, body: RefreshRe
     )
 
 
-@router.post("/auth/logout", status_code=204, responses=responses(401))
+@router.post("/auth/logout", operation_id="logout", status_code=204, responses=responses(401))
 async def logout(session: SessionDep, user: CurrentUser, context: AuditContextDep) -> Response:
     """Sign out everywhere: every access and refresh token of this login stops working."""
     await auth_service.logout(session=session, user=user, context=context)
     return Response(status_code=204)
 
 
-@router.get("/me", response_model=MePublic, responses=responses(401))
+@router.get("/me", operation_id="getMe", response_model=MePublic, responses=responses(401))
 async def me(session: SessionDep, user: CurrentUser, actor: ActorDep) -> MePublic:
     """This login, the participants it may log for and the studies it belongs to."""
     participants = await auth_service.loggable_participants(session=session, actor=actor)
@@ -89,7 +92,9 @@ async def me(session: SessionDep, user: CurrentUser, actor: ActorDep) -> MePubli
     )
 
 
-@router.post("/me/password", status_code=204, responses=responses(401, 403, 422, 429))
+@router.post(
+    "/me/password", operation_id="changePassword", status_code=204, responses=responses(401, 403, 422, 429)
+)
 async def change_password(
     session: SessionDep, user: CurrentUser, context: AuditContextDep, body: PasswordChange
 ) -> Response:

@@ -15,6 +15,7 @@ router = APIRouter(tags=["invitations"])
 
 @router.post(
     "/participants/{participant_id}/invitations",
+    operation_id="createInvitation",
     status_code=201,
     response_model=InvitationPublic,
     responses=responses(401, 403, 404, 409, 422),
@@ -40,6 +41,7 @@ async def create_invitation(
 
 @router.post(
     "/invitations/redeem",
+    operation_id="redeemInvitation",
     status_code=201,
     response_model=UserRef,
     responses=responses(404, 409, 422),

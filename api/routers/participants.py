@@ -19,6 +19,7 @@ router = APIRouter(tags=["participants"])
 
 @router.post(
     "/studies/{study_id}/participants",
+    operation_id="enrolParticipant",
     status_code=201,
     response_model=ParticipantPublic,
     response_model_exclude_unset=True,
@@ -66,6 +67,7 @@ async def enrol_participant(
 
 @router.get(
     "/studies/{study_id}/participants",
+    operation_id="listParticipants",
     response_model=ParticipantPagePublic,
     response_model_exclude_unset=True,
     responses=responses(401, 403, 404, 422),
@@ -88,6 +90,7 @@ async def list_participants(
 
 @router.get(
     "/participants/{participant_id}",
+    operation_id="getParticipant",
     response_model=ParticipantPublic,
     response_model_exclude_unset=True,
     responses=responses(401, 404),
@@ -103,6 +106,7 @@ async def read_participant(
 
 @router.patch(
     "/participants/{participant_id}",
+    operation_id="updateParticipant",
     response_model=ParticipantPublic,
     response_model_exclude_unset=True,
     responses=responses(401, 403, 404, 422),
@@ -129,6 +133,7 @@ async def change_participant(
 
 @router.delete(
     "/participants/{participant_id}/guardians/{guardian_user_id}",
+    operation_id="endGuardianLink",
     status_code=204,
     responses=responses(401, 403, 404, 422),
 )

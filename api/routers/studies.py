@@ -28,6 +28,7 @@ router = APIRouter(tags=["studies"])
 
 @router.post(
     "/studies",
+    operation_id="createStudy",
     status_code=201,
     response_model=StudyPublic,
     response_model_exclude_unset=True,
@@ -52,7 +53,9 @@ async def create_study(
     return StudyPublic.of(view)
 
 
-@router.get("/studies", response_model=StudyPage, responses=responses(401, 403, 422))
+@router.get(
+    "/studies", operation_id="listStudies", response_model=StudyPage, responses=responses(401, 403, 422)
+)
 async def list_studies(
     session: SessionDep,
     actor: StaffActor,
@@ -66,6 +69,7 @@ async def list_studies(
 
 @router.get(
     "/studies/{study_id}",
+    operation_id="getStudy",
     response_model=StudyPublic,
     response_model_exclude_unset=True,
     responses=responses(401, 403, 404),
@@ -77,6 +81,7 @@ async def read_study(session: SessionDep, actor: StaffActor, study_id: uuid.UUID
 
 @router.post(
     "/studies/{study_id}/protocol/versions",
+    operation_id="createProtocolVersion",
     status_code=201,
     response_model=ProtocolVersionPublic,
     responses=responses(401, 403, 404, 422),
@@ -97,6 +102,7 @@ async def change_protocol(
 
 @router.get(
     "/studies/{study_id}/protocol/versions/{version}",
+    operation_id="getProtocolVersion",
     response_model=ProtocolVersionPublic,
     responses=responses(401, 403, 404),
 )
@@ -112,6 +118,7 @@ async def read_protocol_version(
 
 @router.post(
     "/studies/{study_id}/staff",
+    operation_id="addStaff",
     status_code=201,
     response_model=StaffPublic,
     responses=responses(401, 403, 404, 409, 422),
