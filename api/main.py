@@ -18,7 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 from api import errors, openapi
 from api.deps import reject_unknown_query
 from api.middleware import RequestIdFilter, ServiceMiddleware
-from api.routers import alerts, auth, diary, health, invitations, participants, studies, visits
+from api.routers import alerts, auth, diary, episodes, health, invitations, participants, studies, visits
 from api.schemas.diary import add_entry_schemas
 from core.config import get_settings
 from core.db import database
@@ -85,6 +85,7 @@ def create_app() -> FastAPI:
     app.include_router(alerts.router, prefix=API_PREFIX)
     app.include_router(diary.router, prefix=API_PREFIX)
     app.include_router(visits.router, prefix=API_PREFIX)
+    app.include_router(episodes.router, prefix=API_PREFIX)
     _mount_docs(app)
     openapi.install(app, add_entry_schemas, openapi.document_service_unavailable)
     if settings.http.cors_origins:

@@ -5,6 +5,7 @@ from core.models.auth import AuditEvent, Invitation, LoginThrottle, RefreshToken
 from core.models.diary import DiaryEntry, DiaryEntryVersion, DiarySequence, GlucoseReading
 from core.models.outbox import OutboxMessage
 from core.models.people import Role, User
+from core.models.reports import EpisodeState, HypoEpisode
 from core.models.study import (
     Arm,
     GuardianLink,
@@ -26,8 +27,10 @@ __all__ = [
     "DiaryEntry",
     "DiaryEntryVersion",
     "DiarySequence",
+    "EpisodeState",
     "GlucoseReading",
     "GuardianLink",
+    "HypoEpisode",
     "Invitation",
     "LoginThrottle",
     "OutboxMessage",

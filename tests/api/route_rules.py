@@ -392,3 +392,8 @@ rule(
     build=lambda c: _planned_visit(c, reason="moved abroad"),
 )
 rule("GET", "/api/v1/studies/{study_id}/visits", ok={CLINICIAN, COORDINATOR})
+
+
+# ---- episodes and reports (reports helper) ------------------------------------------------------------------
+# the participant and guardians see their own episodes (without categories); staff in scope with them
+rule("GET", "/api/v1/participants/{participant_id}/episodes", ok=SIGNED_IN)

@@ -1,0 +1,259 @@
+"""The episode cache: each participant's episodes as of their diary change position and protocol version.
+
+Computed on demand: before episodes are read (the episode list, a report, a snapshot), the participants whose
+`diary_sequence.last_change_seq` or study protocol version moved past their `episode_state` are detected
+again, and only those. An edit, a void, a late batch or a re-judged reading all move the change position, so
+the episodes they touch are never stale when read. Each write is one statement, so a concurrent refresh or a
+reader without a transaction never sees half a participant's episodes: new rows go in under the new key, then
+the state points at them (monotonically), then rows no state points at are deleted.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from core import clock
+from core.episodes.detect import Episode, HypoEvent, Reading, detect
+from core.errors import FieldProblem, InvalidInput
+from core.models.diary import DiaryEntry, DiarySequence, GlucoseReading
+from core.models.reports import EpisodeState, HypoEpisode
+from core.models.study import Participant, ProtocolVersion, Study
+from core.protocol import ProtocolSettings
+from core.reports.sql import insert
+
+EPISODE_TABLE = HypoEpisode.__table__  # type: ignore[attr-defined]
+STATE_TABLE = EpisodeState.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class _Stale:
+    participant_id: uuid.UUID
+    study_id: uuid.UUID
+    birth_date: date
+    change_seq: int
+    protocol_version: int
+
+
+def current_rows() -> ColumnElement[bool]:
+    """A condition on `hypo_episode`: the rows of the participant's state in force (join on it)."""
+    return and_(
+        col(HypoEpisode.participant_id) == col(EpisodeState.participant_id),
+        col(HypoEpisode.change_seq) == col(EpisodeState.change_seq),
+        col(HypoEpisode.protocol_version) == col(EpisodeState.protocol_version),
+    )
+
+
+async def refresh(*, session: AsyncSession, participants: ColumnElement[bool]) -> int:
+    """Detect again the episodes of the participants matching `participants` (a condition on `participant`)
+    whose cache is stale; the number of participants recomputed."""
+    seq = func.coalesce(DiarySequence.last_change_seq, 0)
+    query = (
+        select(
+            col(Participant.id),
+            col(Participant.study_id),
+            col(Participant.birth_date),
+            seq,
+            col(Study.protocol_version),
+        )
+        .join(Study, col(Study.id) == col(Participant.study_id))
+        .outerjoin(DiarySequence, col(DiarySequence.participant_id) == col(Participant.id))
+        .outerjoin(EpisodeState, col(EpisodeState.participant_id) == col(Participant.id))
+        .where(
+            participants,
+            or_(
+                col(EpisodeState.participant_id).is_(None),
+                col(EpisodeState.change_seq) != seq,
+                col(EpisodeState.protocol_version) != col(Study.protocol_version),
+            ),
+        )
+    )
+    stale = [_Stale(*row) for row in (await session.execute(query)).all()]
+    protocols: dict[tuple[uuid.UUID, int], ProtocolSettings] = {}
+    for item in stale:
+        key = (item.study_id, item.protocol_version)
+        if key not in protocols:
+            protocols[key] = await _protocol(session, *key)
+        await _recompute(session, item, protocols[key])
+    return len(stale)
+
+
+async def _protocol(session: AsyncSession, study_id: uuid.UUID, version: int) -> ProtocolSettings:
+    settings = await session.scalar(
+        select(col(ProtocolVersion.settings)).where(
+            col(ProtocolVersion.study_id) == study_id, col(ProtocolVersion.version) == version
+        )
+    )
+    return ProtocolSettings.model_validate(settings)
+
+
+async def _recompute(session: AsyncSession, item: _Stale, protocol: ProtocolSettings) -> None:
+    readings, events = await load_diary(session=session, participant_id=item.participant_id)
+    episodes = detect(readings, events, birth_date=item.birth_date, protocol=protocol)
+    key = {
+        "participant_id": item.participant_id,
+        "change_seq": item.change_seq,
+        "protocol_version": item.protocol_version,
+    }
+    if episodes:
+        rows = [_row(key, n, e) for n, e in enumerate(episodes, start=1)]
+        await session.execute(insert(session, EPISODE_TABLE).values(rows).on_conflict_do_nothing())
+    state = insert(session, STATE_TABLE).values(**key, computed_at=clock.now())
+    excluded = state.excluded
+    # monotonic: a slower refresh of an older position never points the state back at it
+    await session.execute(
+        state.on_conflict_do_update(
+            index_elements=["participant_id"],
+            set_={
+                "change_seq": excluded.change_seq,
+                "protocol_version": excluded.protocol_version,
+                "computed_at": excluded.computed_at,
+            },
+            where=and_(
+                STATE_TABLE.c.change_seq <= excluded.change_seq,
+                STATE_TABLE.c.protocol_version <= excluded.protocol_version,
+            ),
+        )
+    )
+    in_force = exists().where(
+        col(EpisodeState.participant_id) == col(HypoEpisode.participant_id),
+        col(EpisodeState.change_seq) == col(HypoEpisode.change_seq),
+        col(EpisodeState.protocol_version) == col(HypoEpisode.protocol_version),
+    )
+    await session.execute(
+        delete(HypoEpisode).where(col(HypoEpisode.participant_id) == item.participant_id, ~in_force)
+    )
+
+
+def _row(key: dict[str, Any], ordinal: int, episode: Episode) -> dict[str, Any]:
+    return {
+        **key,
+        "ordinal": ordinal,
+        "start_at": episode.start,
+        "end_at": episode.end,
+        "start_local_date": episode.start_local_date,
+        "level": episode.level,
+        "category": episode.category,
+        "counted": episode.counted,
+        "needed_assistance": episode.needed_assistance,
+        "nadir_value": episode.nadir_value,
+        "nadir_unit": episode.nadir_unit,
+        "nadir_mg_dl": episode.nadir_mg_dl,
+        "readings": episode.readings,
+        "entry_ids": [str(i) for i in episode.entry_ids],
+        "event_ids": [str(i) for i in episode.event_ids],
+    }
+
+
+async def load_diary(
+    *, session: AsyncSession, participant_id: uuid.UUID
+) -> tuple[list[Reading], list[HypoEvent]]:
+    """The participant's readings and hypoglycemia events that are not voided: the detector's input."""
+    reading_rows = await session.execute(
+        select(
+            col(GlucoseReading.entry_id),
+            col(GlucoseReading.occurred_at),
+            col(GlucoseReading.local_date),
+            col(GlucoseReading.value),
+            col(GlucoseReading.unit),
+            col(GlucoseReading.value_mg_dl),
+        ).where(col(GlucoseReading.participant_id) == participant_id, col(GlucoseReading.voided).is_(False))
+    )
+    readings = [Reading(*row) for row in reading_rows.all()]
+    event_rows = await session.execute(
+        select(
+            col(DiaryEntry.id), col(DiaryEntry.occurred_at), col(DiaryEntry.local_date), col(DiaryEntry.data)
+        ).where(
+            col(DiaryEntry.participant_id) == participant_id,
+            col(DiaryEntry.kind) == "hypo_event",
+            col(DiaryEntry.voided).is_(False),
+        )
+    )
+    events = [_event(*row) for row in event_rows.all()]
+    return readings, events
+
+
+def _event(entry_id: uuid.UUID, occurred_at: Any, local_date: date, data: dict[str, Any]) -> HypoEvent:
+    linked = data.get("glucose_entry_id")
+    return HypoEvent(
+        entry_id=entry_id,
+        occurred_at=occurred_at,
+        local_date=local_date,
+        symptoms=bool(data.get("symptoms")),
+        needed_assistance=bool(data.get("needed_assistance")),
+        treatment=tuple(data.get("treatment") or ()),
+        unconscious_or_seizure=bool(data.get("unconscious_or_seizure")),
+        glucose_entry_id=uuid.UUID(str(linked)) if linked else None,
+    )
+
+
+@dataclass(frozen=True)
+class EpisodePage:
+    items: list[HypoEpisode]
+    next_cursor: str | None
+
+
+def _encode_cursor(row: HypoEpisode) -> str:
+    return base64.urlsafe_b64encode(f"{row.start_at.isoformat()}|{row.ordinal}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        moment, _, ordinal = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(moment), int(ordinal)
+    except (ValueError, UnicodeDecodeError):
+        shown = cursor[:40]
+        raise InvalidInput(
+            f"The cursor {shown!r} is not one this service gave out.",
+            fields=[
+                FieldProblem("cursor", f"malformed cursor {shown!r}: use next_cursor of an earlier answer")
+            ],
+        ) from None
+
+
+async def episode_page(
+    *,
+    session: AsyncSession,
+    participant_id: uuid.UUID,
+    start: date | None = None,
+    end: date | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> EpisodePage:
+    """The participant's counted episodes (refreshed first), oldest first, starting in local dates [start, end)."""
+    if start is not None and end is not None and end <= start:
+        raise InvalidInput(
+            f"The period from {start} to {end} is empty.",
+            fields=[FieldProblem("to", f"{end} is not after from={start}: give a later date")],
+        )
+    await refresh(session=session, participants=col(Participant.id) == participant_id)
+    query = (
+        select(HypoEpisode)
+        .join(EpisodeState, current_rows())
+        .where(col(HypoEpisode.participant_id) == participant_id, col(HypoEpisode.counted).is_(True))
+        .order_by(col(HypoEpisode.start_at), col(HypoEpisode.ordinal))
+        .limit(limit + 1)
+    )
+    if start is not None:
+        query = query.where(col(HypoEpisode.start_local_date) >= start)
+    if end is not None:
+        query = query.where(col(HypoEpisode.start_local_date) < end)
+    if cursor is not None:
+        after_at, after_ordinal = _decode_cursor(cursor)
+        query = query.where(
+            or_(
+                col(HypoEpisode.start_at) > after_at,
+                and_(col(HypoEpisode.start_at) == after_at, col(HypoEpisode.ordinal) > after_ordinal),
+            )
+        )
+    rows = list((await session.execute(query)).scalars().all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return EpisodePage(items=rows, next_cursor=_encode_cursor(rows[-1]) if more else None)

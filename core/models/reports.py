@@ -1,0 +1,52 @@
+"""Report tables: the episode cache (episodes of each participant as of a diary change position)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Column, Index, String
+from sqlmodel import Field, SQLModel
+
+from core.db import JSONDocument
+from core.models.base import utc_column
+
+
+class EpisodeState(SQLModel, table=True):
+    """Which diary change position and protocol version the participant's cached episodes were computed from.
+
+    The episodes in force are the `hypo_episode` rows with this (change_seq, protocol_version); when the
+    participant's `diary_sequence.last_change_seq` or the study's protocol version moves on, they are stale.
+    """
+
+    __tablename__ = "episode_state"
+
+    participant_id: uuid.UUID = Field(primary_key=True, foreign_key="participant.id")
+    change_seq: int = Field(sa_type=BigInteger)
+    protocol_version: int
+    computed_at: datetime = utc_column()
+
+
+class HypoEpisode(SQLModel, table=True):
+    """One episode (or an uncounted report: pseudo-hypoglycemia, unconfirmed) as the detector produced it."""
+
+    __tablename__ = "hypo_episode"
+    __table_args__ = (Index("ix_hypo_episode_participant_start", "participant_id", "start_local_date"),)
+
+    participant_id: uuid.UUID = Field(primary_key=True, foreign_key="participant.id")
+    change_seq: int = Field(primary_key=True, sa_type=BigInteger)
+    protocol_version: int = Field(primary_key=True)
+    ordinal: int = Field(primary_key=True, description="position in start order, from 1")
+    start_at: datetime = utc_column()
+    end_at: datetime = utc_column()
+    start_local_date: date
+    level: int
+    category: str = Field(sa_type=String(24))
+    counted: bool
+    needed_assistance: bool
+    nadir_value: float | None = None
+    nadir_unit: str | None = Field(default=None, sa_type=String(8))
+    nadir_mg_dl: float | None = None
+    readings: int
+    entry_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONDocument, nullable=False))
+    event_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONDocument, nullable=False))

@@ -1,0 +1,1 @@
+"""Trial endpoint reports computed in the database, their CSV form and data dictionary."""
