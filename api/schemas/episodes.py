@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.schemas.pages import Page
 from core.models.reports import HypoEpisode
 
 Category = Literal["severe", "documented_symptomatic", "asymptomatic", "probable_symptomatic"]
@@ -47,6 +48,5 @@ class EpisodePublic(BaseModel):
         )
 
 
-class EpisodePage(BaseModel):
-    items: list[EpisodePublic]
-    next_cursor: str | None
+class EpisodePage(Page[EpisodePublic]):
+    pass

@@ -10,7 +10,6 @@ the state points at them (monotonically), then rows no state points at are delet
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,13 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from core import clock
+from core.db import insert_for
 from core.episodes.detect import Episode, HypoEvent, Reading, detect
 from core.errors import FieldProblem, InvalidInput
 from core.models.diary import DiaryEntry, DiarySequence, GlucoseReading
 from core.models.reports import EpisodeState, HypoEpisode
 from core.models.study import Participant, ProtocolVersion, Study
+from core.pagination import Page, SortKey, paginate
 from core.protocol import ProtocolSettings
-from core.reports.sql import insert
 
 EPISODE_TABLE = HypoEpisode.__table__  # type: ignore[attr-defined]
 STATE_TABLE = EpisodeState.__table__  # type: ignore[attr-defined]
@@ -104,8 +104,8 @@ async def _recompute(session: AsyncSession, item: _Stale, protocol: ProtocolSett
     }
     if episodes:
         rows = [_row(key, n, e) for n, e in enumerate(episodes, start=1)]
-        await session.execute(insert(session, EPISODE_TABLE).values(rows).on_conflict_do_nothing())
-    state = insert(session, STATE_TABLE).values(**key, computed_at=clock.now())
+        await session.execute(insert_for(session, EPISODE_TABLE).values(rows).on_conflict_do_nothing())
+    state = insert_for(session, STATE_TABLE).values(**key, computed_at=clock.now())
     excluded = state.excluded
     # monotonic: a slower refresh of an older position never points the state back at it
     await session.execute(
@@ -194,30 +194,6 @@ def _event(entry_id: uuid.UUID, occurred_at: Any, local_date: date, data: dict[s
     )
 
 
-@dataclass(frozen=True)
-class EpisodePage:
-    items: list[HypoEpisode]
-    next_cursor: str | None
-
-
-def _encode_cursor(row: HypoEpisode) -> str:
-    return base64.urlsafe_b64encode(f"{row.start_at.isoformat()}|{row.ordinal}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        moment, _, ordinal = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(moment), int(ordinal)
-    except (ValueError, UnicodeDecodeError):
-        shown = cursor[:40]
-        raise InvalidInput(
-            f"The cursor {shown!r} is not one this service gave out.",
-            fields=[
-                FieldProblem("cursor", f"malformed cursor {shown!r}: use next_cursor of an earlier answer")
-            ],
-        ) from None
-
-
 async def episode_page(
     *,
     session: AsyncSession,
@@ -226,7 +202,7 @@ async def episode_page(
     end: date | None = None,
     limit: int = 100,
     cursor: str | None = None,
-) -> EpisodePage:
+) -> Page[HypoEpisode]:
     """The participant's counted episodes (refreshed first), oldest first, starting in local dates [start, end)."""
     if start is not None and end is not None and end <= start:
         raise InvalidInput(
@@ -238,22 +214,11 @@ async def episode_page(
         select(HypoEpisode)
         .join(EpisodeState, current_rows())
         .where(col(HypoEpisode.participant_id) == participant_id, col(HypoEpisode.counted).is_(True))
-        .order_by(col(HypoEpisode.start_at), col(HypoEpisode.ordinal))
-        .limit(limit + 1)
     )
     if start is not None:
         query = query.where(col(HypoEpisode.start_local_date) >= start)
     if end is not None:
         query = query.where(col(HypoEpisode.start_local_date) < end)
-    if cursor is not None:
-        after_at, after_ordinal = _decode_cursor(cursor)
-        query = query.where(
-            or_(
-                col(HypoEpisode.start_at) > after_at,
-                and_(col(HypoEpisode.start_at) == after_at, col(HypoEpisode.ordinal) > after_ordinal),
-            )
-        )
-    rows = list((await session.execute(query)).scalars().all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return EpisodePage(items=rows, next_cursor=_encode_cursor(rows[-1]) if more else None)
+    keys = [SortKey(col(HypoEpisode.start_at), datetime), SortKey(col(HypoEpisode.ordinal), int)]
+    page = await paginate(session, query, keys=keys, limit=limit, cursor=cursor)
+    return Page([row[0] for row in page.items], page.next_cursor)
