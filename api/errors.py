@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -137,6 +138,19 @@ def _validation_fields(exc: RequestValidationError) -> list[dict[str, str]]:
     return fields
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path."""
+    path = request.scope["path"]
+    return sorted(
+        {
+            method
+            for context in iter_route_contexts(request.app.routes)
+            if context.methods and context.path_regex.match(path)
+            for method in context.methods
+        }
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.DomainError)
     async def _domain(_request: Request, exc: errors.DomainError) -> JSONResponse:
@@ -164,9 +178,14 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else HTTP_CODES.get(exc.status_code, "error")
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"Nothing is at {request.url.path}."
-        elif exc.status_code == 405:
-            detail = f"{request.method} is not allowed on {request.url.path}."
-        return error_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # the router names the methods of the first route whose path matched; a path served by several
+            # routes (GET, PATCH and DELETE of one entry) has them all
+            allowed = ", ".join(allowed_methods(request))
+            detail = f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}."
+            headers = {**(headers or {}), "Allow": allowed}
+        return error_response(exc.status_code, detail, headers=headers)
 
     async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
         fault = classify_error(exc)

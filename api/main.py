@@ -87,7 +87,9 @@ def create_app() -> FastAPI:
     app.include_router(visits.router, prefix=API_PREFIX)
     app.include_router(episodes.router, prefix=API_PREFIX)
     _mount_docs(app)
-    openapi.install(app, add_entry_schemas, openapi.document_service_unavailable)
+    openapi.install(
+        app, add_entry_schemas, openapi.document_service_unavailable, openapi.document_body_errors
+    )
     if settings.http.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -11,6 +11,8 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
+from fastapi import params
+from fastapi.routing import iter_route_contexts
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.text import NUL, NUL_MESSAGE
@@ -60,6 +62,28 @@ def _nul_parameter(query_string: bytes) -> str | None:
     return None
 
 
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_JSON_MEDIA = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
+
+
+def _media_type(headers: dict[bytes, bytes]) -> str:
+    return headers.get(b"content-type", b"").decode("latin-1").partition(";")[0].strip().lower()
+
+
+def _has_body(headers: dict[bytes, bytes]) -> bool:
+    length = headers.get(b"content-length")
+    return (length is not None and length.strip() not in (b"", b"0")) or b"transfer-encoding" in headers
+
+
+def _form_paths(app: Any) -> list[re.Pattern[str]]:
+    """The paths of the routes that take a form (the OAuth2 password login); every other body is JSON."""
+    return [
+        context.path_regex
+        for context in iter_route_contexts(getattr(app, "routes", []))
+        if isinstance(getattr(getattr(context, "body_field", None), "field_info", None), params.Form)
+    ]
+
+
 class ServiceMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, hsts_seconds: int) -> None:
         self.app = app
@@ -70,6 +94,7 @@ class ServiceMiddleware:
             (b"x-frame-options", b"DENY"),
             (b"referrer-policy", b"no-referrer"),
         ]
+        self._form_paths: list[re.Pattern[str]] | None = None  # found on the first request (routes are known)
         if hsts_seconds:
             self.security_headers.append(
                 (b"strict-transport-security", f"max-age={hsts_seconds}; includeSubDomains".encode())
@@ -119,6 +144,17 @@ class ServiceMiddleware:
                     fields=[{"path": path_name, "message": NUL_MESSAGE}],
                 )
                 return
+            if is_api and scope["method"] in _BODY_METHODS and _has_body(headers):
+                refused_media = self._refused_media(scope, headers)
+                if refused_media is not None:
+                    await self._reply(
+                        send_with_headers,
+                        415,
+                        "unsupported_media_type",
+                        f"This endpoint takes JSON: send the body with Content-Type: application/json "
+                        f"(got {refused_media}).",
+                    )
+                    return
             received = 0
 
             async def limited_receive() -> Message:
@@ -147,6 +183,20 @@ class ServiceMiddleware:
                 (time.perf_counter() - started) * 1000,
             )
             request_id_var.reset(token)
+
+    def _refused_media(self, scope: Scope, headers: dict[bytes, bytes]) -> str | None:
+        """The body's media type (or "no Content-Type") when a JSON route is sent something else; else None.
+
+        Checked here for every route at once: the diary reads its bodies itself (each batch item validated on
+        its own), and it took a JSON text sent as text/plain, or with no type, as JSON and stored it."""
+        media = _media_type(headers)
+        if _JSON_MEDIA.match(media):
+            return None
+        if self._form_paths is None:
+            self._form_paths = _form_paths(scope.get("app"))
+        if any(pattern.match(scope["path"]) for pattern in self._form_paths):
+            return None  # the login's own dependency says it takes a form when sent JSON
+        return media or "no Content-Type"
 
     def _too_large(self) -> str:
         return f"The request body is larger than the allowed {self.max_body_bytes} bytes."

@@ -63,3 +63,27 @@ def document_service_unavailable(document: dict[str, Any]) -> None:
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
                 },
             )
+
+
+def document_body_errors(document: dict[str, Any]) -> None:
+    """Every operation that takes a JSON body answers 400 `malformed_json` for a body that is not JSON and 415
+    for one sent under another media type (api/middleware.py); routes added later get both from here."""
+    error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            content = operation.get("requestBody", {}).get("content", {})
+            if not any("json" in media for media in content):
+                continue
+            responses = operation.setdefault("responses", {})
+            malformed = "malformed_json: the body is not valid JSON"
+            documented = responses.setdefault("400", {"description": malformed, "content": error_body})
+            if "malformed_json" not in documented.get("description", ""):
+                # a route's own 400 (a bad cursor, say) is answered too: name both
+                documented["description"] = f"{documented.get('description') or 'bad_request'}; {malformed}"
+            responses.setdefault(
+                "415",
+                {
+                    "description": "unsupported_media_type: the body is not sent as application/json",
+                    "content": error_body,
+                },
+            )

@@ -1,0 +1,126 @@
+"""The HTTP edges every route shares (issue 13): a JSON route takes only JSON (415 otherwise, nothing stored),
+a 405 lists every method of the path in Allow, and the OpenAPI document names the 400 and 415 answers of every
+operation that takes a body."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from core.models.diary import DiaryEntry
+from tests import factories
+from tests.factories import entries_path, entry_body
+
+
+async def _participant(session: AsyncSession) -> tuple[Any, dict[str, str]]:
+    study = await factories.create_study(session)
+    participant = await factories.create_participant(session, study)
+    return participant, factories.auth_headers(await factories.participant_user(session, participant))
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", None, "application/x-www-form-urlencoded", "application/xml"]
+)
+async def test_a_json_body_under_another_content_type_is_a_415_and_not_stored(
+    content_type: str | None, session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    participant, headers = await _participant(session)
+    body = entry_body()
+    if content_type is not None:
+        headers = {**headers, "Content-Type": content_type}
+    answer = await client.post(entries_path(participant), content=json.dumps(body), headers=headers)
+    assert answer.status_code == 415, answer.text
+    assert answer.json()["error"] == "unsupported_media_type"
+    assert "application/json" in answer.json()["detail"]
+    assert (content_type or "no Content-Type") in answer.json()["detail"]
+    stored = await session.execute(select(DiaryEntry).where(col(DiaryEntry.participant_id) == participant.id))
+    assert stored.first() is None
+
+
+async def test_a_form_body_on_a_json_route_says_json_is_expected(client: httpx.AsyncClient) -> None:
+    answer = await client.post("/api/v1/auth/refresh", data={"refresh_token": "abc"})
+    assert answer.status_code == 415
+    assert "takes JSON" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/merge-patch+json"])
+async def test_json_media_types_are_accepted(
+    content_type: str, session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    participant, headers = await _participant(session)
+    answer = await client.post(
+        entries_path(participant),
+        content=json.dumps(entry_body()),
+        headers={**headers, "Content-Type": content_type},
+    )
+    assert answer.status_code == 201, answer.text
+
+
+async def test_the_login_form_still_takes_a_form(session: AsyncSession, client: httpx.AsyncClient) -> None:
+    await factories.create_user(session, email="form@example.org")
+    form = {"username": "form@example.org", "password": factories.DEFAULT_PASSWORD}
+    assert (await client.post("/api/v1/auth/token", data=form)).status_code == 200
+
+
+async def test_a_bodyless_post_needs_no_content_type(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    # POST /auth/logout takes no body: a client that sends none declares no type, and is answered
+    user = await factories.create_user(session)
+    answer = await client.post("/api/v1/auth/logout", headers=factories.auth_headers(user))
+    assert answer.status_code == 204, answer.text
+
+
+async def test_a_405_lists_every_method_of_the_path(session: AsyncSession, client: httpx.AsyncClient) -> None:
+    participant, headers = await _participant(session)
+    path = entries_path(participant, str(factories.entry_body()["id"]))
+    answer = await client.put(path, json={}, headers=headers)
+    assert answer.status_code == 405
+    assert answer.json()["error"] == "method_not_allowed"
+    allowed = {m.strip() for m in answer.headers["Allow"].split(",")}
+    assert {"GET", "PATCH", "DELETE"} <= allowed and "PUT" not in allowed
+    collection = await client.put(entries_path(participant), json={}, headers=headers)
+    assert {"GET", "POST"} <= {m.strip() for m in collection.headers["Allow"].split(",")}
+
+
+def test_every_operation_with_a_body_documents_400_and_415(app: FastAPI) -> None:
+    document = app.openapi()
+    with_body = [
+        (method.upper(), path, operation)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    ]
+    assert len(with_body) >= 10
+    for method, path, operation in with_body:
+        responses = operation["responses"]
+        takes_json = any("json" in media for media in operation["requestBody"]["content"])
+        if takes_json:
+            assert "400" in responses, f"{method} {path} does not document malformed_json"
+            assert "malformed_json" in responses["400"]["description"]
+            assert "415" in responses, f"{method} {path} does not document 415"
+        for status in ("400", "415"):
+            if status in responses:
+                schema = responses[status]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+class Thing(BaseModel):
+    name: str
+
+
+def test_a_route_added_later_is_documented_too(app: FastAPI) -> None:
+    @app.post("/api/v1/_later", operation_id="addLater")
+    async def later(body: Thing) -> Thing:
+        return body
+
+    app.openapi_schema = None
+    operation = app.openapi()["paths"]["/api/v1/_later"]["post"]
+    assert {"400", "415"} <= set(operation["responses"])
