@@ -58,13 +58,25 @@ def serve(
 
 
 @app.command()
-def migrate(revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads") -> None:
-    """Upgrade the database schema (default: to the newest migration)."""
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads",
+    allow_downgrade: Annotated[
+        bool,
+        typer.Option("--allow-downgrade", help="Go back to an older revision (drops the newer tables' data)."),
+    ] = False,
+) -> None:
+    """Upgrade the database schema (default: to the newest migration), and say what was done."""
     _settings_or_exit()
     from core import migrations
 
-    migrations.upgrade(revision=revision)
-    typer.echo(f"database at {revision}")
+    try:
+        done = migrations.migrate(revision, allow_downgrade=allow_downgrade)
+    except migrations.UnknownRevision as exc:
+        typer.echo(f"glucodiary: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(done.describe(), err=done.action == "refused")
+    if done.action == "refused":
+        raise typer.Exit(1)
 
 
 @admin_app.command("create")
