@@ -48,7 +48,10 @@ browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will skip"; }
 
-test: lint typecheck imports browser test-sqlite test-postgres
+# The two database legs run side by side, one per core: the whole run takes about as long as the longer leg.
+# --output-sync keeps each leg's output together.
+test: lint typecheck imports browser
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 bench: $(STAMP)
 	bash bench/run.sh
