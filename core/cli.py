@@ -62,7 +62,9 @@ def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads",
     allow_downgrade: Annotated[
         bool,
-        typer.Option("--allow-downgrade", help="Go back to an older revision (drops the newer tables' data)."),
+        typer.Option(
+            "--allow-downgrade", help="Go back to an older revision (drops the newer tables' data)."
+        ),
     ] = False,
 ) -> None:
     """Upgrade the database schema (default: to the newest migration), and say what was done."""
