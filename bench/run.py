@@ -22,8 +22,11 @@ from pathlib import Path
 from types import FrameType
 
 from bench import database, report
+from bench.devices import with_devices
 from bench.procs import Processes, Server, free_port, memory_kib, reset_peak_rss
 from bench.scenarios import BASELINE, SCENARIOS, RunContext, Scenario, ServerSpec, SetupResult
+from bench.suite import SECTIONS, Suite
+from bench.targets import Checks, wrk_checks
 from bench.wrk import WrkResult, run_wrk
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,14 +73,19 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def select(settings: Settings) -> list[Scenario]:
-    known = {s.name: s for s in SCENARIOS}
-    unknown = [n for n in settings.scenarios if n not in known]
+def select(settings: Settings) -> tuple[list[Scenario], set[str]]:
+    """The wrk scenarios and the open-loop sections (bench/suite.py) asked for; nothing named: all of them."""
+    every = with_devices(SCENARIOS)
+    known = {s.name: s for s in every}
+    unknown = [n for n in settings.scenarios if n not in known and n not in SECTIONS]
     if unknown:
-        say(f"unknown scenario(s) {', '.join(unknown)} ignored; known: {', '.join(known)}")
-    names = {n for n in settings.scenarios if n in known} or set(known)
-    names.add(BASELINE)  # every ratio needs this run's own baseline
-    return [s for s in SCENARIOS if s.name in names]
+        say(f"unknown scenario(s) {', '.join(unknown)} ignored; known: {', '.join([*known, *SECTIONS])}")
+    if not settings.scenarios:
+        return every, set(SECTIONS)
+    names = {n for n in settings.scenarios if n in known}
+    if names:
+        names.add(BASELINE)  # every ratio needs this run's own baseline
+    return [s for s in every if s.name in names], {n for n in settings.scenarios if n in SECTIONS}
 
 
 def probe(server: Server, scenario: Scenario, path: str, body: str | None, headers: dict[str, str]) -> None:
@@ -197,6 +205,22 @@ def measure(
     return result
 
 
+def open_loop(
+    ctx: RunContext, procs: Processes, settings: Settings, checks: Checks, sections: set[str]
+) -> None:
+    """The open-loop sections; a failure is reported and ends only them (the wrk figures still print)."""
+    suite = Suite(ctx, procs, checks, say, settings.server_cpu, settings.wrk_cpu)
+    started = time.monotonic()
+    try:
+        suite.run(sections)
+    except Exception as exc:
+        say(f"open-loop sections stopped: {type(exc).__name__}: {exc}")
+        checks.add(
+            "open-loop sections", f"stopped: {type(exc).__name__}: {str(exc)[-300:]}", "complete", False
+        )
+    say(f"open-loop sections ({', '.join(sorted(sections))}) took {time.monotonic() - started:.0f} s")
+
+
 def meta(settings: Settings, pg_version: str) -> dict[str, object]:
     def output(*command: str, any_status: bool = False) -> str | None:
         try:
@@ -233,7 +257,8 @@ def _main(argv: list[str]) -> None:
         f"{settings.connections} connections, "
         f"{settings.threads} wrk thread(s), warm-up {settings.warmup_s:g} s"
     )
-    scenarios = select(settings)
+    scenarios, sections = select(settings)
+    checks = Checks()
     pg_version = database.ensure_running(settings.server_dsn)
     procs = Processes()
     scratch = Path(tempfile.mkdtemp(prefix="glucodiary-bench-"))
@@ -250,6 +275,9 @@ def _main(argv: list[str]) -> None:
         )
         prepared: dict[str, str | None] = {}
         results = [measure(s, ctx, procs, settings, prepared) for s in scenarios]
+        wrk_checks(checks, results)
+        if sections:
+            open_loop(ctx, procs, settings, checks, sections)
     finally:
         procs.stop_all()
         if database_name is not None:
@@ -259,9 +287,12 @@ def _main(argv: list[str]) -> None:
                 say(f"could not drop database {database_name}: {exc}")
         shutil.rmtree(scratch, ignore_errors=True)
     baseline = next((r for r in results if r.name == BASELINE and r.measured), None)
+    if results:
+        print()
+        print(report.table(results, baseline, settings.runs))
     print()
-    print(report.table(results, baseline, settings.runs))
-    report.write_json(RESULTS_PATH, results, baseline, meta(settings, pg_version))
+    print(checks.table())
+    report.write_json(RESULTS_PATH, results, baseline, {**meta(settings, pg_version), **checks.as_json()})
     print(f"\nResults written to {RESULTS_PATH.relative_to(REPO)}")
 
 

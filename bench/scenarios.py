@@ -348,32 +348,3 @@ SCENARIOS += [
 # entries per request, for the "items/s" line under the table
 ITEMS_PER_REQUEST = {"diary_batch": BATCH_SIZE}
 BASELINE = "baseline"
-
-
-# ---- the rules (issue 5) ------------------------------------------------------------------------------------
-# The same glucose POST with the protocol rules switched off (a bench-only setting; it defaults to on), so the
-# rules' cost is diary_post against diary_post_norules, measured in the same invocation.
-GLUCODIARY_NO_RULES_SERVER = ServerSpec(
-    name="glucodiary serve (rules off)",
-    command=GLUCODIARY_SERVER.command,
-    # the diary server's own environment (pool held at 20), only the rules switched off
-    env=lambda ctx: {**DIARY_SERVER.env(ctx), "GLUCODIARY_RULES__ENABLED": "false"},
-    unavailable=_glucodiary_unavailable,
-    prepare=_glucodiary_migrate,
-)
-# Right after diary_post, so both run on the same database state (later scenarios add 100,000s of rows and
-# wake autovacuum, which once made the rules-off run look slower than the rules-on one).
-SCENARIOS[[s.name for s in SCENARIOS].index("diary_post") + 1 : 0] = [
-    Scenario(
-        name="diary_post_norules",
-        server=GLUCODIARY_NO_RULES_SERVER,
-        description="diary_post with the protocol rules switched off (the diary-only path)",
-        method="POST",
-        path=DIARY_ENTRIES,
-        body=json.dumps(_glucose_entry()),
-        headers={**JSON_HEADERS, "User-Agent": "GlucodiaryApp/2.3.1"},
-        setup=_diary_participant(0, participants=64),
-        lua="diary_post.lua",
-        expect_status=(201,),
-    ),
-]

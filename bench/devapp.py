@@ -1,0 +1,148 @@
+"""A bench-only app factory: the real service with some of its speed devices (or its rules) switched off.
+
+Issue 9 keeps performance machinery only where a figure earns it; this measures each device against its
+absence on the same scenario. The switches live here, read from BENCH_WITHOUT (comma-separated names of
+WITHOUT below) by bench code only: production settings know nothing of them. Each switch patches the
+running process, never a file; a patched name that no longer exists stops the server with a clear error
+(the code moved on: the bench must follow).
+
+    BENCH_WITHOUT=gc_tuning python -m bench.devapp --port 8000      (as `glucodiary serve`, one worker)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from types import ModuleType
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Response
+
+CPYTHON_GC_THRESHOLDS = (700, 10, 10)
+
+
+def _swap(module: ModuleType, name: str, new: Any) -> None:
+    if not hasattr(module, name):
+        raise RuntimeError(f"bench.devapp: {module.__name__}.{name} no longer exists; update bench/devapp.py")
+    setattr(module, name, new)
+
+
+def _without_token_cache(app: FastAPI) -> None:
+    """Every request verifies its token's signature and claims again (core/security.py's cache bypassed)."""
+    from core import security
+
+    _swap(security, "_verified_token", security._verified_token.__wrapped__)
+
+
+def _without_prefetch(app: FastAPI) -> None:
+    """The rules read what they need themselves instead of riding in the entry's INSERT (pg_create.create)."""
+    from core.rules import service as rules_service
+
+    _swap(rules_service, "prefetch", lambda participant, entry: None)
+
+
+def _without_executemany(app: FastAPI) -> None:
+    """A batch's rows go through SQLAlchemy's executemany (as on SQLite), not asyncpg's directly."""
+    from core.diary import pg_create
+
+    async def insert_many(session: Any, table: Any, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await session.execute(table.insert(), rows)
+
+    _swap(pg_create, "insert_many", insert_many)
+
+
+def _without_raw_answers(app: FastAPI) -> None:
+    """Stored JSON answers parsed, validated by the route's response model and serialised again, as FastAPI
+    does for a route that returns data instead of bytes (the cost the raw answers avoid)."""
+    from api.routers import diary as diary_routes
+    from api.schemas.diary import ChangesPublic, EntryPage, EntryPublic
+
+    def raw(content: bytes, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+        document = orjson.loads(content)
+        model = EntryPage if "items" in document else ChangesPublic if "changes" in document else EntryPublic
+        body = model.model_validate(document).model_dump_json().encode()
+        return Response(body, status_code=status_code, media_type="application/json", headers=headers)
+
+    _swap(diary_routes, "_raw", raw)
+
+
+def _without_gc_tuning(app: FastAPI) -> None:
+    """CPython's collector as it comes: api/main.py's freeze and raised thresholds undone after start-up."""
+    started = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with started(app) as state:
+            gc.unfreeze()
+            gc.set_threshold(*CPYTHON_GC_THRESHOLDS)
+            yield state
+
+    app.router.lifespan_context = lifespan
+
+
+def _without_rules(app: FastAPI) -> None:
+    """No protocol rules after a write: their cost is the diary POST against this (not a device)."""
+    from core.diary import service as diary_service
+    from core.rules import service as rules_service
+
+    async def judge_nothing(*, entries: list[Any], **_: Any) -> list[Any]:
+        return [rules_service.RuleOutcome() for _ in entries]
+
+    async def rejudge_nothing(**_: Any) -> int:
+        return 0
+
+    _swap(rules_service, "_evaluate", judge_nothing)
+    _swap(rules_service, "prefetch", lambda participant, entry: None)
+    _swap(diary_service, "rejudge_near_meal", rejudge_nothing)
+
+
+WITHOUT: dict[str, Callable[[FastAPI], None]] = {
+    "gc_tuning": _without_gc_tuning,
+    "token_cache": _without_token_cache,
+    "prefetch": _without_prefetch,
+    "executemany": _without_executemany,
+    "raw_answers": _without_raw_answers,
+    "rules": _without_rules,
+}
+
+
+def create_app() -> FastAPI:
+    from api.main import create_app as create_service
+
+    names = [n.strip() for n in os.environ.get("BENCH_WITHOUT", "").split(",") if n.strip()]
+    unknown = [n for n in names if n not in WITHOUT]
+    if unknown:
+        raise RuntimeError(f"bench.devapp: unknown BENCH_WITHOUT {unknown}; known: {', '.join(WITHOUT)}")
+    app = create_service()
+    for name in names:
+        WITHOUT[name](app)
+    return app
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    # the settings `glucodiary serve` passes (core/cli.py), so only the switched-off device differs
+    uvicorn.run(
+        "bench.devapp:create_app",
+        factory=True,
+        host="127.0.0.1",
+        port=args.port,
+        workers=args.workers,
+        server_header=False,
+        access_log=False,
+        log_level="warning",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""wrk scenarios of the service without one of its speed devices (or without its rules), each run right after
+the scenario it is compared with, on the same database state (bench/devapp.py switches them off).
+
+The comparisons and the verdict (a device stays when it gains more than 10 %) are in bench/targets.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bench.scenarios import (
+    DIARY_SERVER,
+    RunContext,
+    Scenario,
+    ServerSpec,
+    _glucodiary_migrate,
+    _glucodiary_unavailable,
+)
+
+
+def without(name: str) -> ServerSpec:
+    """The diary scenarios' server (pool held at 20) through bench.devapp with BENCH_WITHOUT=name."""
+
+    def command(ctx: RunContext, port: int) -> list[str]:
+        return [ctx.python, "-m", "bench.devapp", "--port", str(port), "--workers", "1"]
+
+    return ServerSpec(
+        name=f"bench.devapp without {name}",
+        command=command,
+        env=lambda ctx: {**DIARY_SERVER.env(ctx), "BENCH_WITHOUT": name},
+        unavailable=_glucodiary_unavailable,
+        prepare=_glucodiary_migrate,
+    )
+
+
+# (the scenario compared with, the device switched off, the new scenario's name, what it measures)
+VARIANTS = (
+    ("diary_post", "rules", "diary_post_norules", "diary_post with the protocol rules off (their cost)"),
+    ("diary_post", "gc_tuning", "diary_post_no_gc_tuning", "diary_post with CPython's default collector"),
+    ("diary_post", "token_cache", "diary_post_no_token_cache", "diary_post verifying every token again"),
+    ("diary_post", "prefetch", "diary_post_no_prefetch", "diary_post with the rules' lookups on their own"),
+    (
+        "diary_batch",
+        "executemany",
+        "diary_batch_no_executemany",
+        "diary_batch through SQLAlchemy's executemany",
+    ),
+    ("diary_list", "raw_answers", "diary_list_no_raw", "diary_list validated and serialised by pydantic"),
+    (
+        "diary_changes",
+        "raw_answers",
+        "diary_changes_no_raw",
+        "diary_changes validated and serialised by pydantic",
+    ),
+)
+
+
+def with_devices(scenarios: list[Scenario]) -> list[Scenario]:
+    """The scenarios, each followed by its variants without a device."""
+    out: list[Scenario] = []
+    for scenario in scenarios:
+        out.append(scenario)
+        for base, device, name, description in VARIANTS:
+            if base == scenario.name:
+                out.append(
+                    dataclasses.replace(scenario, name=name, server=without(device), description=description)
+                )
+    return out
