@@ -189,17 +189,37 @@ async def _audit(
 
 
 async def _latest_weight(session: AsyncSession, participant: Participant, on: date) -> float | None:
-    """The last weight measured on or before the participant-local day `on`."""
+    """The last weight on or before the participant-local day `on`: the weight history (enrolment, visits) or
+    a weight the diary logged, whichever was measured later."""
     end = visit_plan.local_moment(on + timedelta(days=1), time(0, 0), participant.timezone)
-    result = await session.execute(
-        select(ParticipantWeight.kg)
-        .where(
-            col(ParticipantWeight.participant_id) == participant.id, col(ParticipantWeight.measured_at) < end
+    history = (
+        await session.execute(
+            select(col(ParticipantWeight.measured_at), col(ParticipantWeight.kg))
+            .where(
+                col(ParticipantWeight.participant_id) == participant.id,
+                col(ParticipantWeight.measured_at) < end,
+            )
+            .order_by(col(ParticipantWeight.measured_at).desc())
+            .limit(1)
         )
-        .order_by(col(ParticipantWeight.measured_at).desc())
-        .limit(1)
-    )
-    return result.scalar_one_or_none()
+    ).first()
+    diary = (
+        await session.execute(
+            select(col(DiaryEntry.occurred_at), col(DiaryEntry.data))
+            .where(
+                col(DiaryEntry.participant_id) == participant.id,
+                col(DiaryEntry.kind) == "weight",
+                col(DiaryEntry.voided).is_(False),
+                col(DiaryEntry.occurred_at) < end,
+            )
+            .order_by(col(DiaryEntry.occurred_at).desc())
+            .limit(1)
+        )
+    ).first()
+    found = [(history[0], float(history[1]))] if history is not None else []
+    if diary is not None and diary[1].get("kg") is not None:
+        found.append((diary[0], float(diary[1]["kg"])))
+    return max(found)[1] if found else None
 
 
 async def _iu_per_day(session: AsyncSession, participant_id: uuid.UUID, on: date) -> float | None:

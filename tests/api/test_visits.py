@@ -381,3 +381,23 @@ async def test_the_study_calendar_filters_and_pages_within_the_callers_sites(
     assert backwards.status_code == 422 and backwards.json()["fields"][0]["path"] == "to"
     bad_status = await client.get(url, params={"status": "done"}, headers=coordinator)
     assert bad_status.status_code == 422
+
+
+async def test_idaa1c_uses_the_latest_weight_the_diary_logged(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    w = await planned(session)  # 30 kg at enrolment
+    clock.set_now(datetime(2026, 2, 15, 10, 0, tzinfo=UTC))
+    p = w["participant"]
+    await new_row(session, p, "weight", datetime(2026, 2, 10, 7, 0, tzinfo=UTC), kg=40.0)
+    await new_row(session, p, "insulin", datetime(2026, 2, 13, 8, 0, tzinfo=UTC), units=20)
+    m1 = (await visits(client, p, w["clinician"]))[0]
+    done = await client.post(
+        f"{API}/visits/{m1['id']}/complete",
+        json={"completed_on": "2026-02-14", "hba1c_percent": 7.0},
+        headers=auth_headers(w["clinician"]),
+    )
+    # 20 IU on the one day with doses / 40 kg (the diary's, newer than enrolment's 30) = 0.5; 7.0 + 4 x 0.5 = 9.0
+    assert done.json()["results"]["idaa1c"] == 9.0 and done.json()["results"]["insulin_iu_per_kg_day"] == 0.5
+    # no height in the results and the enrolment height (132 cm) with no weight given: BMI from the 40 kg
+    assert done.json()["results"]["bmi"] == round(40 / 1.32**2, 1) == 23.0
