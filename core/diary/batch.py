@@ -19,13 +19,14 @@ from sqlmodel import col, select
 from core import access, clock
 from core.access import Actor
 from core.config import get_settings
-from core.diary import entries
+from core.diary import links
 from core.diary import service as diary_service
 from core.diary.entries import NewEntry, SourceApp
 from core.diary.kinds import EntryModel, canonical_hash
 from core.errors import DomainError, FieldProblem, InvalidInput
 from core.models.diary import DiaryEntry
 from core.models.study import Participant
+from core.protocol import ProtocolSettings
 from core.rules import service as rules_service
 
 
@@ -37,13 +38,10 @@ def _error(exc: DomainError) -> dict[str, Any]:
 
 
 def _conflict(entry_id: uuid.UUID, index: int) -> dict[str, Any]:
-    return {
-        "error": "conflict",
-        "detail": f"An entry with id {entry_id} was already received with a different body.",
-        "fields": [
-            {"path": f"entries.{index}.id", "message": f"{entry_id} is already used by a different entry"}
-        ],
-    }
+    """The single create's answer for a taken id (the same whatever diary holds it), its path in the batch."""
+    error = _error(diary_service.id_taken(entry_id))
+    error["fields"] = [{**f, "path": f"entries.{index}.{f['path']}"} for f in error["fields"]]
+    return error
 
 
 def _raw_id(raw: Any) -> str | None:
@@ -77,6 +75,7 @@ async def record_batch(
             repeats.append((i, entry, digest))
         else:
             candidates[entry.id] = (i, entry, digest)
+    await _check_links(session, participant, candidates, results)
     if not candidates:
         return results
 
@@ -85,6 +84,8 @@ async def record_batch(
         session=session, participant_id=participant.id, count=len(candidates)
     )
     existing = await _existing(session, list(candidates))
+    protocol = await diary_service.protocol_of(session=session, participant=participant)
+    factor = diary_service.factor_of(protocol)
     received_at = clock.now()
     seq = last_seq - len(candidates)
     new_rows: list[tuple[int, NewEntry]] = []
@@ -92,7 +93,7 @@ async def record_batch(
         stored = existing.get(entry_id)
         if stored is not None:
             if stored.participant_id == participant.id and stored.body_hash == digest:
-                results[i].update(status="duplicate", entry=entries.answer(stored))
+                results[i].update(status="duplicate", entry=dict(stored.document))
             else:
                 results[i].update(status="rejected", error=_conflict(entry_id, i))
             continue
@@ -105,12 +106,13 @@ async def record_batch(
             source=source or SourceApp(),
             received_at=received_at,
             change_seq=seq,
+            mg_dl_per_mmol_l=factor,
             body_hash=digest,
         )
         new_rows.append((i, row))
 
-    stored_rows = await _insert(session, new_rows, results)
-    await _rules_and_versions(session, participant, actor, stored_rows)
+    stored_rows = await _insert(session, new_rows, results, factor)
+    await _rules_and_versions(session, participant, actor, stored_rows, protocol)
     meals = [row for _, row in stored_rows if row.kind == "meal"]
     if meals:  # readings stored before this batch may have waited for these meals
         await diary_service.rejudge_near_meal(
@@ -142,13 +144,16 @@ async def _existing(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UU
 
 
 async def _insert(
-    session: AsyncSession, new_rows: list[tuple[int, NewEntry]], results: list[dict[str, Any]]
+    session: AsyncSession,
+    new_rows: list[tuple[int, NewEntry]],
+    results: list[dict[str, Any]],
+    factor: float | None,
 ) -> list[tuple[int, NewEntry]]:
     if not new_rows:
         return []
     try:
         async with session.begin_nested():
-            await diary_service.insert_new_rows(session, [row for _, row in new_rows])
+            await diary_service.insert_new_rows(session, [row for _, row in new_rows], factor)
         return new_rows
     except IntegrityError:
         pass
@@ -156,20 +161,56 @@ async def _insert(
     for i, row in new_rows:  # one by one, so only the offending items are lost
         try:
             async with session.begin_nested():
-                await diary_service.insert_new_rows(session, [row])
+                await diary_service.insert_new_rows(session, [row], factor)
             stored.append((i, row))
         except IntegrityError:
             results[i].update(status="rejected", error=_conflict(row.id, i))
     return stored
 
 
+async def _check_links(
+    session: AsyncSession,
+    participant: Participant,
+    candidates: dict[uuid.UUID, tuple[int, EntryModel, str]],
+    results: list[dict[str, Any]],
+) -> None:
+    """Reject the items whose meal_id / glucose_entry_id names no entry of the right kind of this participant
+    (stored, or valid in this batch); one query for all the links that leave the batch."""
+    batch_kinds = {entry_id: entry.kind for entry_id, (_, entry, _) in candidates.items()}  # type: ignore[attr-defined]
+    linked = {
+        entry_id: link
+        for entry_id, (_, entry, _) in candidates.items()
+        if (link := links.link_of(entry.kind, dict(entry))) is not None  # type: ignore[attr-defined]
+    }
+    if not linked:
+        return
+    outside = [target for _, target, _ in linked.values() if target not in batch_kinds]
+    known = {
+        **await links.kinds_of(session=session, participant_id=participant.id, ids=outside),
+        **batch_kinds,
+    }
+    for entry_id, (field, target, _) in linked.items():
+        i, entry, _ = candidates[entry_id]
+        try:
+            links.check(entry.kind, {field: target}, known, prefix=f"entries.{i}")  # type: ignore[attr-defined]
+        except InvalidInput as exc:
+            results[i].update(status="rejected", error=_error(exc))
+            del candidates[entry_id]
+
+
 async def _rules_and_versions(
-    session: AsyncSession, participant: Participant, actor: Actor, stored: list[tuple[int, NewEntry]]
+    session: AsyncSession,
+    participant: Participant,
+    actor: Actor,
+    stored: list[tuple[int, NewEntry]],
+    protocol: tuple[ProtocolSettings, int] | None,
 ) -> None:
     if not stored:
         return
     rows = [row for _, row in stored]
-    outcomes = await rules_service.evaluate_entries(session=session, participant=participant, entries=rows)
+    outcomes = await rules_service.evaluate_entries(
+        session=session, participant=participant, entries=rows, protocol=protocol
+    )
     changed = [
         {"b_id": row.id, "b_flags": row.flags, "b_alerts": row.alert_ids, "b_document": row.document}
         for row, outcome in zip(rows, outcomes, strict=True)

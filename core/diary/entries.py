@@ -80,25 +80,46 @@ def enrolment_day(enrolled_at: datetime, zone: str) -> date:
     return enrolled_at.astimezone(ZoneInfo(zone)).date()
 
 
+def _refuse(path: str, message: str) -> InvalidInput:
+    return InvalidInput(f"The entry is not valid: {message}", fields=[FieldProblem(path, message)])
+
+
 def check_timing(
     entry: EntryModel, *, now: datetime, skew_minutes: int, enrolled_on: date, prefix: str = ""
 ) -> None:
-    """occurred_at neither beyond the allowed clock skew in the future nor before the enrolment day."""
+    """occurred_at neither beyond the allowed clock skew in the future nor before the enrolment day;
+    entered_at (device time of entry) neither in that future nor before occurred_at."""
     path = f"{prefix}.occurred_at" if prefix else "occurred_at"
     latest = now + timedelta(minutes=skew_minutes)
     if entry.occurred_at > latest:
-        message = (
+        raise _refuse(
+            path,
             f"occurred_at {entry.occurred_at.isoformat()} is in the future: at most {skew_minutes} minutes "
-            f"after the server time {utc_text(now)} is allowed"
+            f"after the server time {utc_text(now)} is allowed",
         )
-        raise InvalidInput(f"The entry is not valid: {message}", fields=[FieldProblem(path, message)])
     day = localtime.local_date(entry.occurred_at, localtime.offset_minutes(entry.occurred_at))
     if day < enrolled_on:
-        message = (
+        raise _refuse(
+            path,
             f"occurred_at {entry.occurred_at.isoformat()} is before the participant's enrolment on "
-            f"{enrolled_on.isoformat()}"
+            f"{enrolled_on.isoformat()}",
         )
-        raise InvalidInput(f"The entry is not valid: {message}", fields=[FieldProblem(path, message)])
+    entered = entry.entered_at
+    if entered is None:
+        return
+    path = f"{prefix}.entered_at" if prefix else "entered_at"
+    if entered > latest:
+        raise _refuse(
+            path,
+            f"entered_at {entered.isoformat()} is in the future: at most {skew_minutes} minutes after the "
+            f"server time {utc_text(now)} is allowed",
+        )
+    if entered < entry.occurred_at:
+        raise _refuse(
+            path,
+            f"entered_at {entered.isoformat()} is before occurred_at {entry.occurred_at.isoformat()}: "
+            "an entry is entered when or after it happens",
+        )
 
 
 def is_late(occurred_at: datetime, entered_at: datetime | None, received_at: datetime, hours: int) -> bool:
@@ -132,7 +153,14 @@ def input_document(row: Row) -> dict[str, Any]:
     }
 
 
-def glucose_values(row: Row) -> dict[str, Any]:
+def _factor(row: Row, mg_dl_per_mmol_l: float | None) -> float:
+    if mg_dl_per_mmol_l is None:
+        raise ValueError(f"glucose entry {row.id}: the protocol's mg/dL per mmol/L factor is required")
+    return mg_dl_per_mmol_l
+
+
+def glucose_values(row: Row, mg_dl_per_mmol_l: float | None) -> dict[str, Any]:
+    """The typed glucose row of a glucose entry; `mg_dl_per_mmol_l`: the study protocol's factor."""
     data = row.data
     return {
         "entry_id": row.id,
@@ -141,7 +169,7 @@ def glucose_values(row: Row) -> dict[str, Any]:
         "local_date": row.local_date,
         "value": data["value"],
         "unit": data["unit"],
-        "value_mg_dl": to_mg_dl(data["value"], data["unit"]),
+        "value_mg_dl": to_mg_dl(data["value"], data["unit"], _factor(row, mg_dl_per_mmol_l)),
         "context": data["context"],
         "minutes_after_meal": data.get("minutes_after_meal"),
         "meal_id": uuid.UUID(data["meal_id"]) if data.get("meal_id") else None,
@@ -150,8 +178,11 @@ def glucose_values(row: Row) -> dict[str, Any]:
     }
 
 
-def answer(row: Row) -> dict[str, Any]:
-    """The entry as API.md answers it (JSON-ready); also the snapshot kept for each version."""
+def answer(row: Row, mg_dl_per_mmol_l: float | None) -> dict[str, Any]:
+    """The entry as API.md answers it (JSON-ready); also the audit record kept for each version.
+
+    `mg_dl_per_mmol_l`: the study protocol's factor for a glucose entry's `value_mg_dl` (None for other kinds).
+    """
     document: dict[str, Any] = {
         "id": str(row.id),
         "kind": row.kind,
@@ -179,7 +210,8 @@ def answer(row: Row) -> dict[str, Any]:
         "alerts": list(row.alert_ids),
     }
     if row.kind == "glucose":
-        document["value_mg_dl"] = round(to_mg_dl(row.data["value"], row.data["unit"]), 1)
+        factor = _factor(row, mg_dl_per_mmol_l)
+        document["value_mg_dl"] = round(to_mg_dl(row.data["value"], row.data["unit"], factor), 1)
     return document
 
 

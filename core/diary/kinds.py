@@ -10,10 +10,11 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -29,6 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from core.diary.units import MG_DL, MMOL_L, PLAUSIBLE
 from core.errors import FieldProblem, InvalidInput
+from core.text import SafeText
 
 
 class Kind(StrEnum):
@@ -39,6 +41,7 @@ class Kind(StrEnum):
     illness = "illness"
     hypo_event = "hypo_event"
     weight = "weight"
+    insulin_status = "insulin_status"
 
 
 COMMON_FIELDS = frozenset({"id", "kind", "occurred_at", "entered_at", "note"})
@@ -77,13 +80,45 @@ def _ranged(field: str, low: float, high: float, unit: str = "", *, low_open: bo
     return AfterValidator(in_range(field, low, high, unit, low_open=low_open))
 
 
+# Free text of an entry: any characters but NUL, which PostgreSQL cannot store (core.text).
+Text = SafeText
+
+
+# The UTC offsets in use on Earth run from -12:00 to +14:00; a time outside these years is a typo or a bug.
+MAX_OFFSET = timedelta(hours=14)
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
+
+
+def _sane_moment(value: datetime) -> datetime:
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) > MAX_OFFSET:
+        raise PydanticCustomError(
+            "offset_out_of_range",
+            "UTC offset {offset} is outside the allowed range -14:00 to +14:00 (got {value})",
+            {"offset": value.isoformat()[-6:], "value": value.isoformat()},
+        )
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise PydanticCustomError(
+            "year_out_of_range",
+            "the year {year} is outside the allowed range {low}-{high} (got {value})",
+            {"year": value.year, "low": EARLIEST_YEAR, "high": LATEST_YEAR, "value": value.isoformat()},
+        )
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_sane_moment)]
+"""A time as ISO 8601 text with a UTC offset within +-14:00 (never a bare number, never without an offset)."""
+
+
 class _EntryBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+    # Strict: validated from JSON (parse_entry), so "95" is not a number, true is not 1, and a number is not a
+    # time; UUIDs and times come as JSON strings, as JSON has no other way to carry them.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True, strict=True)
 
     id: uuid.UUID = Field(description="client-generated UUID: the idempotency key")
-    occurred_at: AwareDatetime = Field(description="when it happened, with the UTC offset lived at the time")
-    entered_at: AwareDatetime | None = Field(default=None, description="device time of entry")
-    note: str | None = Field(default=None, max_length=2000)
+    occurred_at: Moment = Field(description="when it happened, with the UTC offset lived at the time")
+    entered_at: Moment | None = Field(default=None, description="device time of entry")
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 class GlucoseContext(StrEnum):
@@ -132,12 +167,12 @@ class GlucoseEntryIn(_EntryBase):
 
 class InsulinEntryIn(_EntryBase):
     kind: Literal["insulin"]
-    units: Annotated[float, _ranged("units", 0, 150, "IU", low_open=True)]
+    units: Annotated[float, _ranged("units", 0, 150, "IU")]
     insulin_type: Literal["rapid", "short", "intermediate", "long", "premixed"]
     purpose: Literal["basal", "meal", "correction"]
-    product: str | None = Field(default=None, max_length=80)
+    product: Text | None = Field(default=None, max_length=80)
     delivery: Literal["pen", "syringe", "pump"] | None = None
-    site: str | None = Field(default=None, max_length=40, description="injection site")
+    site: Text | None = Field(default=None, max_length=40, description="injection site")
 
 
 class MealEntryIn(_EntryBase):
@@ -148,7 +183,7 @@ class MealEntryIn(_EntryBase):
 
 class ExerciseEntryIn(_EntryBase):
     kind: Literal["exercise"]
-    activity: str = Field(min_length=1, max_length=80)
+    activity: Text = Field(min_length=1, max_length=80)
     duration_min: Annotated[int, _ranged("duration_min", 1, 720, "min")]
     intensity: Literal["light", "moderate", "vigorous"]
 
@@ -157,7 +192,7 @@ class IllnessEntryIn(_EntryBase):
     kind: Literal["illness"]
     illness_type: Literal["respiratory", "gastrointestinal", "fever", "other"]
     severity: Literal["mild", "moderate", "severe"]
-    ended_at: AwareDatetime | None = None
+    ended_at: Moment | None = None
     ketones_mmol_l: Annotated[float | None, _ranged("ketones_mmol_l", 0, 10, "mmol/L")] = None
     hospital_visit: bool | None = None
 
@@ -177,7 +212,7 @@ class IllnessEntryIn(_EntryBase):
 class HypoEventEntryIn(_EntryBase):
     kind: Literal["hypo_event"]
     symptoms: bool
-    symptom_list: list[Annotated[str, Field(min_length=1, max_length=80)]] | None = Field(
+    symptom_list: list[Annotated[Text, Field(min_length=1, max_length=80)]] | None = Field(
         default=None, max_length=20
     )
     needed_assistance: bool
@@ -191,6 +226,13 @@ class WeightEntryIn(_EntryBase):
     kg: Annotated[float, _ranged("kg", 5, 250, "kg")]
 
 
+class InsulinStatusEntryIn(_EntryBase):
+    """Insulin stopped (or started again) from occurred_at: the "discontinued" change category needs it."""
+
+    kind: Literal["insulin_status"]
+    status: Literal["discontinued", "resumed"]
+
+
 EntryIn = Annotated[
     GlucoseEntryIn
     | InsulinEntryIn
@@ -198,7 +240,8 @@ EntryIn = Annotated[
     | ExerciseEntryIn
     | IllnessEntryIn
     | HypoEventEntryIn
-    | WeightEntryIn,
+    | WeightEntryIn
+    | InsulinStatusEntryIn,
     Field(discriminator="kind"),
 ]
 MODEL_BY_KIND: dict[str, type[_EntryBase]] = {
@@ -209,6 +252,7 @@ MODEL_BY_KIND: dict[str, type[_EntryBase]] = {
     "illness": IllnessEntryIn,
     "hypo_event": HypoEventEntryIn,
     "weight": WeightEntryIn,
+    "insulin_status": InsulinStatusEntryIn,
 }
 ENTRY_ADAPTER: TypeAdapter[Any] = TypeAdapter(EntryIn)
 KINDS_TEXT = ", ".join(MODEL_BY_KIND)
@@ -217,6 +261,28 @@ KINDS_TEXT = ", ".join(MODEL_BY_KIND)
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+# What is allowed, for the type errors of strict validation (pydantic's own words name no example).
+_EXPECTED = {
+    "float_type": "a number is required (a JSON number, not text or true/false)",
+    "int_type": "a whole number is required (a JSON number, not text or true/false)",
+    "int_from_float": "a whole number is required",
+    "bool_type": "true or false is required",
+    "string_type": "text is required",
+    "datetime_type": "a time as ISO 8601 text with a UTC offset is required, e.g. 2026-03-02T07:30:00+01:00",
+    "datetime_parsing": "a time as ISO 8601 text with a UTC offset is required, e.g. 2026-03-02T07:30:00+01:00",
+    "datetime_from_date_parsing": (
+        "a time as ISO 8601 text with a UTC offset is required, e.g. 2026-03-02T07:30:00+01:00"
+    ),
+    "timezone_aware": "a timezone (UTC offset) is required, e.g. 2026-03-02T07:30:00+01:00",
+    "uuid_type": "a UUID as text is required",
+    "uuid_parsing": "a UUID is required, e.g. 0b3c6f5e-8d1a-4a7e-9a53-1f7b2f6e9c11",
+    "list_type": "a JSON list is required",
+}
+_OWN_MESSAGES = frozenset(
+    {"out_of_range", "ends_before_start", "nul_character", "offset_out_of_range", "year_out_of_range"}
+)
 
 
 def problems_of(exc: ValidationError, prefix: str = "") -> list[FieldProblem]:
@@ -237,10 +303,12 @@ def problems_of(exc: ValidationError, prefix: str = "") -> list[FieldProblem]:
             message = "field required"
         elif err["type"] == "extra_forbidden":
             message = f"unknown field (got {_short(err['input'])})"
-        elif err["type"] in ("out_of_range", "ends_before_start"):
+        elif err["type"] in _OWN_MESSAGES:
             message = err["msg"]
         elif err["type"] in ("model_attributes_type", "model_type", "dict_type"):
             message = f"an entry must be a JSON object (got {_short(err['input'])})"
+        elif err["type"] in _EXPECTED:
+            message = f"{_EXPECTED[err['type']]} (got {_short(err['input'])})"
         else:
             message = f"{err['msg']} (got {_short(err['input'])})"
         fields.append(FieldProblem(path or "body", message))
@@ -252,10 +320,21 @@ def invalid(fields: list[FieldProblem]) -> InvalidInput:
     return InvalidInput(f"The entry is not valid: {summary}", fields=fields)
 
 
+def _as_json(raw: Any, prefix: str) -> bytes:
+    """The entry as JSON text: validating JSON (not Python objects) keeps JSON's types strict and lets UUIDs
+    and times arrive as the strings JSON carries them in."""
+    try:
+        return orjson.dumps(raw)
+    except (
+        TypeError
+    ) as exc:  # pragma: no cover - bodies come from orjson.loads; only code can pass other objects
+        raise invalid([FieldProblem(prefix or "body", f"not representable as JSON: {exc}")]) from None
+
+
 def parse_entry(raw: Any, prefix: str = "") -> _EntryBase:
     """One entry of any kind, validated; InvalidInput naming each bad field otherwise."""
     try:
-        return ENTRY_ADAPTER.validate_python(raw)  # type: ignore[no-any-return]
+        return ENTRY_ADAPTER.validate_json(_as_json(raw, prefix))  # type: ignore[no-any-return]
     except ValidationError as exc:
         raise invalid(problems_of(exc, prefix)) from None
 
@@ -263,7 +342,7 @@ def parse_entry(raw: Any, prefix: str = "") -> _EntryBase:
 def parse_kind(kind: str, raw: dict[str, Any]) -> _EntryBase:
     """Re-validate a merged edit as its (unchangeable) kind."""
     try:
-        return MODEL_BY_KIND[kind].model_validate(raw)
+        return MODEL_BY_KIND[kind].model_validate_json(_as_json(raw, ""))
     except ValidationError as exc:
         raise invalid(problems_of(exc)) from None
 

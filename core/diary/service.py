@@ -22,14 +22,16 @@ from core import access, clock
 from core.access import Actor
 from core.config import get_settings
 from core.db import insert_for, is_postgres
-from core.diary import entries, pg_create
+from core.diary import entries, links, pg_create
 from core.diary.entries import NewEntry, Row, SourceApp
 from core.diary.kinds import EntryModel, canonical_hash, parse_entry, parse_kind
 from core.errors import Conflict, FieldProblem, InvalidInput, NotFound, PreconditionFailed
 from core.models.diary import DiaryEntry, DiaryEntryVersion, DiarySequence, GlucoseReading
 from core.models.study import Participant
 from core.pagination import Page, SortKey, decode_cursor, encode_cursor, malformed, paginate
+from core.protocol import ProtocolSettings
 from core.rules import service as rules_service
+from core.text import refuse_nul
 
 ENTRY_TABLE = DiaryEntry.__table__  # type: ignore[attr-defined]
 GLUCOSE_TABLE = GlucoseReading.__table__  # type: ignore[attr-defined]
@@ -76,6 +78,7 @@ def new_row(
     source: SourceApp,
     received_at: datetime,
     change_seq: int,
+    mg_dl_per_mmol_l: float | None,
     body_hash: str | None = None,
 ) -> NewEntry:
     values = entries.timing_values(entry)
@@ -104,7 +107,7 @@ def new_row(
         document={},
         **values,
     )
-    row.document = entries.answer(row)
+    row.document = entries.answer(row, mg_dl_per_mmol_l)
     return row
 
 
@@ -126,13 +129,45 @@ def validate_entry(entry_in: Any, *, participant: Participant, prefix: str = "")
     return entry
 
 
+def id_taken(entry_id: uuid.UUID) -> Conflict:
+    """The one answer for an id that cannot be used: the same whether it is this diary's entry with another
+    body or any other diary's entry, so it tells a caller nothing about other participants."""
+    return Conflict(
+        f"The id {entry_id} cannot be used for this entry: it is already taken. To change an entry you sent, "
+        "edit it (PATCH); for a new entry, use a new id.",
+        fields=[FieldProblem("id", f"{entry_id} is already taken; use a new UUID for a new entry")],
+    )
+
+
 def _same_entry_or_conflict(stored: DiaryEntry, entry: EntryModel, participant: Participant) -> None:
     if stored.participant_id != participant.id or stored.body_hash != canonical_hash(entry):
-        raise Conflict(
-            f"An entry with id {entry.id} was already received with a different body; "
-            "send an edit (PATCH) to change it, or use a new id for a new entry.",
-            fields=[FieldProblem("id", f"{entry.id} is already used by a different entry")],
-        )
+        raise id_taken(entry.id)
+
+
+async def check_links(
+    *, session: AsyncSession, participant: Participant, entry: EntryModel, prefix: str = ""
+) -> None:
+    """The entry's meal_id / glucose_entry_id names an entry of the right kind of this participant."""
+    kind: str = entry.kind  # type: ignore[attr-defined]
+    link = links.link_of(kind, dict(entry))
+    if link is None:
+        return
+    field, target, _ = link
+    known = await links.kinds_of(session=session, participant_id=participant.id, ids=[target])
+    links.check(kind, {field: target}, known, prefix=prefix)
+
+
+async def protocol_of(
+    *, session: AsyncSession, participant: Participant, kind: str | None = None
+) -> tuple[ProtocolSettings, int] | None:
+    """The study's protocol in force (for `kind`: only when a glucose entry needs its mg/dL factor)."""
+    if kind is not None and kind != "glucose":
+        return None
+    return await rules_service.protocol_for(session=session, study_id=participant.study_id)
+
+
+def factor_of(protocol: tuple[ProtocolSettings, int] | None) -> float | None:
+    return protocol[0].glucose.mg_dl_per_mmol_l if protocol else None
 
 
 async def apply_rules(
@@ -142,22 +177,29 @@ async def apply_rules(
     row: Row,
     previous: dict[str, Any] | None,
     prefetched: rules_service.Lookups | None = None,
+    protocol: tuple[ProtocolSettings, int] | None = None,
 ) -> bool:
     """Run the protocol rules on a flushed entry; store its flags and alerts. True when they changed."""
     outcome = await rules_service.evaluate_entry(
-        session=session, participant=participant, entry=row, previous=previous, prefetched=prefetched
+        session=session,
+        participant=participant,
+        entry=row,
+        previous=previous,
+        prefetched=prefetched,
+        protocol=protocol,
     )
     return set_outcome(row, outcome.flags, outcome.alert_ids)
 
 
 def set_outcome(row: Row, flags: list[str], alert_ids: list[uuid.UUID]) -> bool:
+    """The rules' flags and alerts on the row and in its answer (nothing else of it changes)."""
     alerts = list(row.alert_ids)
     alerts.extend(str(a) for a in alert_ids if str(a) not in alerts)
     if list(flags) == list(row.flags) and alerts == list(row.alert_ids):
         return False
     row.flags = list(flags)
     row.alert_ids = alerts
-    row.document = entries.answer(row)
+    row.document = {**row.document, "flags": list(flags), "alerts": list(alerts)}
     return True
 
 
@@ -172,7 +214,10 @@ async def record_entry(
     """Store one entry idempotently: (the entry as answered, True if new). Same id and body again: the stored
     entry; same id, different body: Conflict."""
     entry = validate_entry(entry_in, participant=participant)
+    await check_links(session=session, participant=participant, entry=entry)
     relationship = await access.relationship_to(session=session, actor=actor, participant=participant)
+    # read first for a reading (its value_mg_dl uses the protocol's factor); the rules then need not read it
+    protocol = await protocol_of(session=session, participant=participant, kind=entry.kind)  # type: ignore[attr-defined]
     row = new_row(
         entry,
         participant=participant,
@@ -181,18 +226,19 @@ async def record_entry(
         source=source or SourceApp(),
         received_at=clock.now(),
         change_seq=0,
+        mg_dl_per_mmol_l=factor_of(protocol),
     )
     first = version_values(row, op="create", actor=actor, at=row.received_at, reason=None)
-    glucose = entries.glucose_values(row) if row.kind == "glucose" else None
+    glucose = entries.glucose_values(row, factor_of(protocol)) if row.kind == "glucose" else None
     prefetched: rules_service.Lookups | None = None
     if is_postgres(session):
         # the rules' reads ride along in the insert's statement: one round trip fewer per reading
-        plan = rules_service.prefetch(participant, row)
+        plan = rules_service.prefetch(participant, row, with_version=protocol is None)
         extra = (plan.columns, plan.params) if plan else None
         created = await pg_create.create(session, row_values(row), first, glucose, extra)
         if created is not None:
             row.change_seq = created[1]
-            prefetched = rules_service.Prefetch.values(created[2:]) if plan else None
+            prefetched = plan.values(created[2:]) if plan else None
     else:
         created = await _create_plain(session, row, first, glucose)
     if created is None:
@@ -200,9 +246,14 @@ async def record_entry(
         if stored is None:  # pragma: no cover - the conflicting row cannot vanish under our lock
             raise Conflict(f"The entry {entry.id} could not be stored; please retry.")
         _same_entry_or_conflict(stored, entry, participant)
-        return entries.answer(stored), False
+        return dict(stored.document), False
     if await apply_rules(
-        session=session, participant=participant, row=row, previous=None, prefetched=prefetched
+        session=session,
+        participant=participant,
+        row=row,
+        previous=None,
+        prefetched=prefetched,
+        protocol=protocol,
     ):
         await session.execute(
             update(ENTRY_TABLE)
@@ -293,6 +344,7 @@ async def rejudge_near_meal(
     outcomes = await rules_service.rejudge_readings(
         session=session, participant=participant, readings=readings
     )
+    factor = factor_of(await protocol_of(session=session, participant=participant))
     changed = [
         row
         for row, outcome in zip(readings, outcomes, strict=True)
@@ -310,7 +362,7 @@ async def rejudge_near_meal(
         row.version += 1
         row.change_seq = position
         row.updated_at = now
-        row.document = entries.answer(row)
+        row.document = entries.answer(row, factor)
         session.add(DiaryEntryVersion(**version_values(row, op=REJUDGE, actor=actor, at=now, reason=reason)))
     await session.flush()
     return len(changed)
@@ -332,6 +384,7 @@ def _reason(value: Any, path: str = "reason") -> str:
     if not isinstance(value, str) or not value.strip():
         message = f"a reason is required for every change (got {value!r})"
         raise InvalidInput(f"The change is not valid: {message}", fields=[FieldProblem(path, message)])
+    refuse_nul(value, path=path)
     if len(value) > MAX_REASON:
         message = f"at most {MAX_REASON} characters (got {len(value)})"
         raise InvalidInput(f"The change is not valid: {path} {message}", fields=[FieldProblem(path, message)])
@@ -392,6 +445,9 @@ async def edit_entry(
     current = entries.input_document(row)
     merged = {**current, **changes}
     entry = parse_kind(row.kind, merged)
+    link = links.LINKS.get(row.kind)
+    if link is not None and str(merged.get(link[0])) != str(current.get(link[0])):
+        await check_links(session=session, participant=participant, entry=entry)
     entries.check_timing(
         entry,
         now=clock.now(),
@@ -402,7 +458,7 @@ async def edit_entry(
     if all(getattr(row, name) == value for name, value in values.items()):
         message = "the change leaves the entry as it is"
         raise InvalidInput(f"Nothing to change: {message}.", fields=[FieldProblem("body", message)])
-    previous = entries.answer(row)
+    previous = dict(row.document)
     moved_from = row.occurred_at
     now = clock.now()
     for name, value in values.items():
@@ -422,7 +478,7 @@ async def edit_entry(
         reason=reason,
         meal_times=[moved_from, row.occurred_at] if row.occurred_at != moved_from else [],
     )
-    return entries.answer(row), entries.etag(row)
+    return dict(row.document), entries.etag(row)
 
 
 async def _new_version(
@@ -444,11 +500,13 @@ async def _new_version(
     row.version += 1
     row.change_seq = seq
     row.updated_at = at
+    protocol = await protocol_of(session=session, participant=participant, kind=row.kind)
+    factor = factor_of(protocol)
+    row.document = entries.answer(row, factor)
     await session.flush()
     if row.kind == "glucose":
-        await _sync_glucose(session, row)
-    await apply_rules(session=session, participant=participant, row=row, previous=previous)
-    row.document = entries.answer(row)
+        await _sync_glucose(session, row, factor)
+    await apply_rules(session=session, participant=participant, row=row, previous=previous, protocol=protocol)
     session.add(DiaryEntryVersion(**version_values(row, op=op, actor=actor, at=at, reason=reason)))
     await session.flush()
     if row.kind == "meal" and meal_times:
@@ -457,8 +515,8 @@ async def _new_version(
         )
 
 
-async def _sync_glucose(session: AsyncSession, row: DiaryEntry) -> None:
-    values = entries.glucose_values(row)
+async def _sync_glucose(session: AsyncSession, row: DiaryEntry, factor: float | None) -> None:
+    values = entries.glucose_values(row, factor)
     del values["entry_id"]
     await session.execute(update(GLUCOSE_TABLE).where(GLUCOSE_TABLE.c.entry_id == row.id).values(**values))
 
@@ -476,7 +534,7 @@ async def void_entry(
     why = _reason(reason)
     row, seq = await _locked_entry(session=session, participant=participant, entry_id=entry_id)
     _check_version(row, body_version=None, if_match=if_match)
-    previous = entries.answer(row)
+    previous = dict(row.document)
     now = clock.now()
     row.voided = True
     row.void_reason = why
@@ -492,7 +550,7 @@ async def void_entry(
         reason=why,
         meal_times=[row.occurred_at],
     )
-    return entries.answer(row)
+    return dict(row.document)
 
 
 async def _entry(*, session: AsyncSession, participant: Participant, entry_id: uuid.UUID) -> DiaryEntry:
@@ -614,10 +672,10 @@ def feed_position(since: str | None) -> int:
     return int(position)
 
 
-async def insert_new_rows(session: AsyncSession, rows: list[NewEntry]) -> None:
+async def insert_new_rows(session: AsyncSession, rows: list[NewEntry], factor: float | None) -> None:
     """Insert entries (and their glucose rows) in bulk: one statement per table."""
     await insert_many(session, ENTRY_TABLE, [row_values(r) for r in rows])
-    glucose = [entries.glucose_values(r) for r in rows if r.kind == "glucose"]
+    glucose = [entries.glucose_values(r, factor) for r in rows if r.kind == "glucose"]
     if glucose:
         await insert_many(session, GLUCOSE_TABLE, glucose)
 

@@ -167,10 +167,10 @@ async def _lookups(
 
 
 @lru_cache(maxsize=8)
-def _lookup_columns(with_meals: bool, with_linked: bool) -> tuple[str, dict[str, Any]]:
+def _lookup_columns(with_version: bool, with_meals: bool, with_linked: bool) -> tuple[str, dict[str, Any]]:
     """The lookup query's columns as PostgreSQL SQL with named parameters, and the values of its own
     constants: the same query, for a statement that reads it in its own round trip."""
-    compiled = _lookup_statement(True, with_meals, with_linked).compile(
+    compiled = _lookup_statement(with_version, with_meals, with_linked).compile(
         dialect=postgresql.dialect(paramstyle="named")
     )
     # ":name::UUID" casts as CAST(:name AS UUID), which text() reads as a named parameter
@@ -185,21 +185,26 @@ class Prefetch:
 
     columns: str  # SQL: ", "-separated scalar subqueries (PostgreSQL), named parameters
     params: dict[str, Any]
+    with_version: bool = True
 
-    @staticmethod
-    def values(row: Sequence[Any]) -> Lookups:
+    def values(self, row: Sequence[Any]) -> Lookups:
         """The lookups from the values the columns returned."""
-        return _lookup_values(row, with_version=True)
+        return _lookup_values(row, with_version=self.with_version)
 
 
-def prefetch(participant: Participant, entry: DiaryEntryLike) -> Prefetch | None:
+def prefetch(
+    participant: Participant, entry: DiaryEntryLike, *, with_version: bool = True
+) -> Prefetch | None:
     """The rules' reads for a new entry as SQL columns (PostgreSQL), or None when the rules read nothing:
-    core/diary/pg_create.py adds them to its insert, saving the rules a round trip on the hot path."""
+    core/diary/pg_create.py adds them to its insert, saving the rules a round trip on the hot path.
+    `with_version`: False when the caller read the protocol already (and passes it to evaluate_entry)."""
     if not get_settings().rules.enabled or entry.voided or entry.kind not in JUDGED_KINDS:
         return None
-    with_meals, linked, params = _lookup_params(participant, entry, with_version=True)
-    columns, constants = _lookup_columns(with_meals, linked)
-    return Prefetch(columns, {**constants, **params})
+    with_meals, linked, params = _lookup_params(participant, entry, with_version=with_version)
+    if not (with_version or with_meals):
+        return None
+    columns, constants = _lookup_columns(with_version, with_meals, linked)
+    return Prefetch(columns, {**constants, **params}, with_version)
 
 
 @dataclass
@@ -407,24 +412,36 @@ async def evaluate_entry(
     entry: DiaryEntryLike,
     previous: dict[str, Any] | None = None,
     prefetched: Lookups | None = None,
+    protocol: tuple[ProtocolSettings, int] | None = None,
 ) -> RuleOutcome:
     """Classify a just-written (flushed) entry and raise or join the alerts it causes.
 
     `previous` is the prior version's snapshot for edits and voids (None for a new entry): alerts that the
     entry caused record the change and stay open for a clinician to resolve. `prefetched`: what the rules
-    would read, already read by the caller's statement (`prefetch`).
+    would read, already read by the caller's statement (`prefetch`). `protocol`: the protocol in force and
+    its version, when the caller read it already.
     """
     outcomes = await _evaluate(
-        session=session, participant=participant, entries=[(entry, previous)], prefetched=prefetched
+        session=session,
+        participant=participant,
+        entries=[(entry, previous)],
+        prefetched=prefetched,
+        given=protocol,
     )
     return outcomes[0]
 
 
 async def evaluate_entries(
-    *, session: AsyncSession, participant: Participant, entries: Sequence[DiaryEntryLike]
+    *,
+    session: AsyncSession,
+    participant: Participant,
+    entries: Sequence[DiaryEntryLike],
+    protocol: tuple[ProtocolSettings, int] | None = None,
 ) -> list[RuleOutcome]:
     """`evaluate_entry` for each new entry of a batch, in the order given; the pattern window is read once."""
-    return await _evaluate(session=session, participant=participant, entries=[(e, None) for e in entries])
+    return await _evaluate(
+        session=session, participant=participant, entries=[(e, None) for e in entries], given=protocol
+    )
 
 
 # Flags that depend on the meals logged around a reading (the rest judge the value alone).
@@ -486,19 +503,22 @@ async def _evaluate(
     entries: list[tuple[DiaryEntryLike, dict[str, Any] | None]],
     known: list[set[str]] | None = None,
     prefetched: Lookups | None = None,
+    given: tuple[ProtocolSettings, int] | None = None,
 ) -> list[RuleOutcome]:
     """`known`: flags each entry already had (re-judging); only flags outside them raise alerts.
-    `prefetched`: the lookups of a single entry, read by the caller (see `prefetch`)."""
+    `prefetched`: the lookups of a single entry, read by the caller (see `prefetch`); `given`: the protocol
+    and its version, read by the caller."""
     outcomes = [RuleOutcome() for _ in entries]
     if not get_settings().rules.enabled or not entries:
         return outcomes
-    protocol: ProtocolSettings | None = None
-    version = 0
+    protocol: ProtocolSettings | None = given[0] if given else None
+    version = given[1] if given else 0
     meals: _MealIndex | None = None
     judged = [e for e, _ in entries if not e.voided and e.kind in JUDGED_KINDS]
     if len(judged) > 1:
         # a batch: the protocol version and every meal the readings can refer to, in two queries in all
-        protocol, version = await protocol_for(session=session, study_id=participant.study_id)
+        if protocol is None:
+            protocol, version = await protocol_for(session=session, study_id=participant.study_id)
         meals = await _MealIndex.load(session=session, participant=participant, entries=judged)
     conditions: list[list[alerts.Condition]] = [[] for _ in entries]
     patterns: list[list[str]] = [[] for _ in entries]  # the flags each entry brings to the pattern rules

@@ -15,7 +15,7 @@ BOUNDS: list[tuple[str, str, tuple[Any, ...], tuple[Any, ...], dict[str, Any]]] 
     ("glucose", "value", (10, 600), (9.9, 600.1), {"unit": "mg/dL"}),
     ("glucose", "value", (0.6, 33.3), (0.5, 33.4), {"unit": "mmol/L"}),
     ("glucose", "minutes_after_meal", (0, 360), (-1, 361), {"context": "postprandial"}),
-    ("insulin", "units", (0.01, 150), (0, 150.1), {}),
+    ("insulin", "units", (0, 0.01, 150), (-0.01, 150.1), {}),  # SPEC: 0-150 IU a dose (0: a dose skipped)
     ("exercise", "duration_min", (1, 720), (0, 721), {}),
     ("meal", "carbs_g", (0, 500), (-0.1, 500.1), {}),
     ("illness", "ketones_mmol_l", (0, 10), (-0.1, 10.1), {}),

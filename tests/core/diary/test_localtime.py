@@ -36,9 +36,9 @@ def test_local_days_around_dst_are_23_and_25_hours_long() -> None:
 
 
 def test_canonical_mg_dl() -> None:
-    assert to_mg_dl(5.8, "mmol/L") == 104.493  # 5.8 x 18.016
-    assert to_mg_dl(3.0, "mmol/L") == 54.048
-    assert to_mg_dl(97, "mg/dL") == 97.0
+    assert to_mg_dl(5.8, "mmol/L", 18.016) == 104.493  # 5.8 x 18.016
+    assert to_mg_dl(3.0, "mmol/L", 18.016) == 54.048
+    assert to_mg_dl(97, "mg/dL", 18.016) == 97.0
 
 
 def test_source_app_from_a_user_agent_style_header() -> None:

@@ -45,7 +45,7 @@ async def new_row(
     session.add(row)
     await session.flush()
     if kind == "glucose":
-        session.add(GlucoseReading(**glucose_values(row)))
+        session.add(GlucoseReading(**glucose_values(row, 18.016)))
         await session.flush()
     return row
 
@@ -91,7 +91,7 @@ async def change(
         row.data = {**row.data, **data}
     reading = await session.get(GlucoseReading, row.id)
     if reading is not None:
-        for name, value in glucose_values(row).items():
+        for name, value in glucose_values(row, 18.016).items():
             setattr(reading, name, value)
     await session.flush()
     outcome = await rules_service.evaluate_entry(
