@@ -190,6 +190,7 @@ ENTRY_DEFAULTS: dict[str, dict[str, Any]] = {
         "unconscious_or_seizure": False,
     },
     "weight": {"kg": 61.5},
+    "insulin_status": {"status": "discontinued"},
 }
 
 
