@@ -21,7 +21,7 @@ class _Body(BaseModel):
 class AlertEntryLink(BaseModel):
     entry_id: uuid.UUID
     entry_version: int = Field(
-        description="the version that caused or joined the alert (0: pattern evidence)"
+        description="the version of the entry that caused, joined or is evidence of the alert"
     )
     cause_status: str = Field(
         description="current, or since: corrected, voided, or rejudged (a meal logged later changed its judgement)"

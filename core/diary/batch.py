@@ -211,6 +211,7 @@ async def _rules_and_versions(
     outcomes = await rules_service.evaluate_entries(
         session=session, participant=participant, entries=rows, protocol=protocol
     )
+    await diary_service.name_alerts_on_evidence(session=session, participant=participant, outcomes=outcomes)
     changed = [
         {"b_id": row.id, "b_flags": row.flags, "b_alerts": row.alert_ids, "b_document": row.document}
         for row, outcome in zip(rows, outcomes, strict=True)

@@ -188,7 +188,35 @@ async def apply_rules(
         prefetched=prefetched,
         protocol=protocol,
     )
+    await name_alerts_on_evidence(session=session, participant=participant, outcomes=[outcome])
     return set_outcome(row, outcome.flags, outcome.alert_ids)
+
+
+async def name_alerts_on_evidence(
+    *, session: AsyncSession, participant: Participant, outcomes: Sequence[rules_service.RuleOutcome]
+) -> None:
+    """Stored entries that a new alert linked as evidence of a pattern name it in their `alerts` too; each
+    takes a new feed position (its answer changed) but no new version (what was entered did not change)."""
+    wanted: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for outcome in outcomes:
+        for entry_id, alert_id in outcome.evidence_of:
+            wanted.setdefault(entry_id, []).append(alert_id)
+    if not wanted:
+        return
+    rows = (
+        await session.execute(
+            select(DiaryEntry).where(
+                col(DiaryEntry.participant_id) == participant.id, col(DiaryEntry.id).in_(list(wanted))
+            )
+        )
+    ).scalars()
+    changed = [row for row in rows if set_outcome(row, list(row.flags), wanted[row.id])]
+    if not changed:
+        return
+    last = await bump_sequence(session=session, participant_id=participant.id, count=len(changed))
+    for position, row in enumerate(changed, start=last - len(changed) + 1):
+        row.change_seq = position
+    await session.flush()
 
 
 def set_outcome(row: Row, flags: list[str], alert_ids: list[uuid.UUID]) -> bool:
@@ -344,6 +372,7 @@ async def rejudge_near_meal(
     outcomes = await rules_service.rejudge_readings(
         session=session, participant=participant, readings=readings
     )
+    await name_alerts_on_evidence(session=session, participant=participant, outcomes=outcomes)
     factor = factor_of(await protocol_of(session=session, participant=participant))
     changed = [
         row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from core import clock, outbox
 from core.models.alerts import Alert, AlertCategory, AlertEntry, AlertStatus, CauseStatus, Severity
+from core.models.diary import DiaryEntry
 from core.models.people import Role
 from core.models.study import Participant, StaffAssignment
 
@@ -71,13 +73,18 @@ async def raise_or_join(
     fold_hours: int,
     occurred_at: datetime,
     trigger: tuple[uuid.UUID, int],
-) -> Alert:
+    versions: Mapping[uuid.UUID, int] | None = None,
+) -> tuple[Alert, list[uuid.UUID]]:
     """The open alert of this condition gains an occurrence if it is recent enough; otherwise a new alert
     is raised and a message queued for each clinician of the participant's site, in this transaction.
 
     A safety alert folds repeats within `fold_hours` while it is open. A dose-review suggestion stays one
     suggestion until a clinician decides on it: further evidence joins it (open or acknowledged) whenever
     it comes, instead of raising the same suggestion every few days.
+
+    Every entry is linked at a version it really has: the trigger at the version being written, evidence at
+    `versions` (entries being judged now) or else at its current version. Answers the alert and the evidence
+    entries linked now (besides the trigger), whose `alerts` must name it too.
     """
     now = clock.now()
     alert: Alert | None = None
@@ -103,16 +110,14 @@ async def raise_or_join(
     if alert is not None:
         if await _link(session, alert, trigger_id, trigger_version):
             alert.occurrences += 1
-        for entry_id in condition.entry_ids:
-            if entry_id != trigger_id and await session.get(AlertEntry, (alert.id, entry_id)) is None:
-                session.add(AlertEntry(alert_id=alert.id, entry_id=entry_id, entry_version=0))
+        evidence = await _link_evidence(session, alert, condition, trigger_id, versions or {})
         if condition.category is AlertCategory.dose_review and occurred_at >= alert.last_occurred_at:
             # the newest evidence describes the suggestion (a late entry for an older day does not replace it)
             alert.details = {**condition.details, "cause_changes": alert.details.get("cause_changes", [])}
         alert.last_occurred_at = max(alert.last_occurred_at, occurred_at)
         alert.updated_at = now
         await session.flush()
-        return alert
+        return alert, evidence
     alert = Alert(
         participant_id=participant.id,
         study_id=participant.study_id,
@@ -132,13 +137,50 @@ async def raise_or_join(
     session.add(alert)
     await session.flush()
     session.add(AlertEntry(alert_id=alert.id, entry_id=trigger_id, entry_version=trigger_version))
-    for entry_id in condition.entry_ids:
-        if entry_id != trigger_id:
-            # evidence entries (earlier days of a pattern): version 0 means "as it stood then"
-            session.add(AlertEntry(alert_id=alert.id, entry_id=entry_id, entry_version=0))
+    evidence = await _link_evidence(session, alert, condition, trigger_id, versions or {})
     await session.flush()
     await _notify_clinicians(session=session, participant=participant, alert=alert)
-    return alert
+    return alert, evidence
+
+
+async def _link_evidence(
+    session: AsyncSession,
+    alert: Alert,
+    condition: Condition,
+    trigger_id: uuid.UUID,
+    versions: Mapping[uuid.UUID, int],
+) -> list[uuid.UUID]:
+    """Link the pattern's other entries (earlier days) not linked yet, each at the version it has now; the
+    ids linked."""
+    wanted = [e for e in dict.fromkeys(condition.entry_ids) if e != trigger_id]
+    if not wanted:
+        return []
+    linked = set(
+        (
+            await session.execute(
+                select(AlertEntry.entry_id).where(
+                    col(AlertEntry.alert_id) == alert.id, col(AlertEntry.entry_id).in_(wanted)
+                )
+            )
+        ).scalars()
+    )
+    new = [e for e in wanted if e not in linked]
+    stored = [e for e in new if e not in versions]
+    current = dict(
+        (
+            await session.execute(
+                select(DiaryEntry.id, DiaryEntry.version).where(col(DiaryEntry.id).in_(stored))
+            )
+        ).all()
+        if stored
+        else []
+    )
+    for entry_id in new:
+        version = versions.get(entry_id) or current.get(entry_id)
+        if version is None:  # pragma: no cover - evidence comes from the participant's stored entries
+            continue
+        session.add(AlertEntry(alert_id=alert.id, entry_id=entry_id, entry_version=version))
+    return [e for e in new if e in versions or e in current]
 
 
 async def _notify_clinicians(*, session: AsyncSession, participant: Participant, alert: Alert) -> None:

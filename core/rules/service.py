@@ -45,10 +45,15 @@ class DiaryEntryLike(Protocol):
 
 @dataclass
 class RuleOutcome:
-    """The entry's flags (stored on it by the diary) and the alerts it raised or joined."""
+    """The entry's flags (stored on it by the diary) and the alerts it raised or joined.
+
+    `evidence_of`: (entry, alert) pairs of stored entries, not judged now, that an alert of this entry linked
+    as evidence of a pattern: the diary adds the alert to their `alerts` as well.
+    """
 
     flags: list[str] = field(default_factory=list)
     alert_ids: list[uuid.UUID] = field(default_factory=list)
+    evidence_of: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
 
 
 # Protocol versions never change once stored, so their parsed settings are cached for the process.
@@ -612,9 +617,11 @@ async def _evaluate(
                         suggestion.details,
                     )
                 )
+    position = {e.id: i for i, (e, _) in enumerate(entries)}
+    versions = {e.id: e.version for e, _ in entries}  # the versions being written (a re-judged one's next)
     for i, (entry, _previous) in enumerate(entries):
         for condition in conditions[i]:
-            alert = await alerts.raise_or_join(
+            alert, linked_now = await alerts.raise_or_join(
                 session=session,
                 participant=participant,
                 condition=condition,
@@ -622,7 +629,15 @@ async def _evaluate(
                 fold_hours=protocol.alert_fold_hours,
                 occurred_at=entry.occurred_at,
                 trigger=(entry.id, entry.version),
+                versions=versions,
             )
             if alert.id not in outcomes[i].alert_ids:
                 outcomes[i].alert_ids.append(alert.id)
+            # the evidence names the alert too: in its own outcome if judged now, else for the diary to add
+            for entry_id in linked_now:
+                j = position.get(entry_id)
+                if j is None:
+                    outcomes[i].evidence_of.append((entry_id, alert.id))
+                elif alert.id not in outcomes[j].alert_ids:
+                    outcomes[j].alert_ids.append(alert.id)
     return outcomes
