@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from api.deps import ActorDep, ParticipantInScope, ParticipantWritable, SessionDep
 from api.errors import responses
@@ -67,7 +68,19 @@ def _joined(documents: list[str]) -> bytes:
     return ",".join(documents).encode()
 
 
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
 async def _body(request: Request) -> Any:
+    """The JSON body; any other media type (a form, text, none) is a 415 that says JSON is expected."""
+    content_type = request.headers.get("content-type", "")
+    if not _is_json(content_type):
+        got = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+        raise HTTPException(
+            415, f"This endpoint takes a JSON body (Content-Type: application/json); the request sent {got}."
+        )
     raw = await request.body()
     try:
         return orjson.loads(raw)
@@ -86,11 +99,12 @@ def _object(document: Any, what: str) -> dict[str, Any]:
 
 @router.post(
     "/entries",
+    operation_id="createEntry",
     status_code=201,
     response_model=EntryPublic,
     responses={
         200: {"model": EntryPublic, "description": "the same id and body again: the stored entry"},
-        **responses(400, 401, 403, 404, 409, 413, 422),
+        **responses(400, 401, 403, 404, 409, 413, 415, 422),
     },
     openapi_extra=entry_body(),
 )
@@ -114,8 +128,9 @@ async def create_entry(
 
 @router.post(
     "/entries/batch",
+    operation_id="createEntries",
     response_model=BatchPublic,
-    responses=responses(400, 401, 403, 404, 413, 422),
+    responses=responses(400, 401, 403, 404, 413, 415, 422),
     openapi_extra=batch_body(),
 )
 async def create_entries(
@@ -144,7 +159,9 @@ async def create_entries(
     return _json({"results": results})
 
 
-@router.get("/entries", response_model=EntryPage, responses=responses(401, 404, 422))
+@router.get(
+    "/entries", operation_id="listEntries", response_model=EntryPage, responses=responses(401, 404, 422)
+)
 async def list_entries(
     session: SessionDep,
     participant: ParticipantInScope,
@@ -179,6 +196,7 @@ async def list_entries(
 
 @router.get(
     "/entries/{entry_id}",
+    operation_id="getEntry",
     response_model=EntryPublic,
     responses={
         200: {"description": "the current version", "headers": ETAG_HEADER},
@@ -204,9 +222,10 @@ async def get_entry(
 @router.patch(
     "/entries/{entry_id}",
     response_model=EntryPublic,
+    operation_id="editEntry",
     responses={
         200: {"description": "the new version", "headers": ETAG_HEADER},
-        **responses(400, 401, 403, 404, 409, 412, 422),
+        **responses(400, 401, 403, 404, 409, 412, 415, 422),
     },
     openapi_extra=update_body(),
 )
@@ -231,14 +250,17 @@ async def edit_entry(
 
 
 @router.delete(
-    "/entries/{entry_id}", response_model=EntryPublic, responses=responses(401, 403, 404, 409, 412, 422)
+    "/entries/{entry_id}",
+    operation_id="voidEntry",
+    response_model=EntryPublic,
+    responses=responses(401, 403, 404, 409, 412, 422),
 )
 async def void_entry(
     entry_id: uuid.UUID,
     session: SessionDep,
     actor: ActorDep,
     participant: ParticipantWritable,
-    reason: Annotated[str | None, Query(max_length=2000, description="why (required)")] = None,
+    reason: Annotated[str, Query(min_length=1, max_length=2000, description="why the entry is voided")],
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Void the entry with a reason; it stays readable in the history."""
@@ -253,7 +275,12 @@ async def void_entry(
     return _json(entry)
 
 
-@router.get("/entries/{entry_id}/history", response_model=HistoryPage, responses=responses(401, 404))
+@router.get(
+    "/entries/{entry_id}/history",
+    operation_id="getEntryHistory",
+    response_model=HistoryPage,
+    responses=responses(401, 404),
+)
 async def entry_history(
     entry_id: uuid.UUID, session: SessionDep, participant: ParticipantInScope
 ) -> Response:
@@ -262,7 +289,9 @@ async def entry_history(
     return _json({"items": versions, "next_cursor": None})
 
 
-@router.get("/changes", response_model=ChangesPublic, responses=responses(401, 404, 422))
+@router.get(
+    "/changes", operation_id="listChanges", response_model=ChangesPublic, responses=responses(401, 404, 422)
+)
 async def changes(
     session: SessionDep,
     participant: ParticipantInScope,

@@ -288,3 +288,43 @@ async def test_value_mg_dl_uses_the_study_protocols_factor(
     for entry_id, expected in ((single["id"], 108.0), (in_batch["id"], 99.0)):
         reading = await session.get(GlucoseReading, uuid.UUID(entry_id))
         assert reading is not None and reading.value_mg_dl == expected
+
+
+async def test_a_form_or_text_body_is_told_that_json_is_expected(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    participant, headers = await _phone(session)
+    form = {"id": str(uuid.uuid4()), "kind": "glucose", "value": "95"}
+    stored = entry_body()
+    await client.post(entries_path(participant), json=stored, headers=headers)
+    sent = [
+        ("POST", entries_path(participant), {"data": form}, "application/x-www-form-urlencoded"),
+        ("POST", entries_path(participant, "batch"), {"content": b'{"entries": []}'}, "text/plain"),
+        ("PATCH", entries_path(participant, stored["id"]), {"content": b'{"version": 1}'}, None),
+    ]
+    for method, path, body, media in sent:
+        extra = {"content-type": media} if media else {}
+        response = await client.request(method, path, headers={**headers, **extra}, **body)  # type: ignore[arg-type]
+        assert response.status_code == 415, response.text
+        assert response.json()["error"] == "unsupported_media_type"
+        assert "takes a JSON body (Content-Type: application/json)" in response.json()["detail"]
+        assert (media or "no Content-Type") in response.json()["detail"]
+    assert await _count(session, participant) == 1
+
+
+async def test_the_void_reason_is_documented_as_required_and_refused_when_missing(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    void = document["paths"]["/api/v1/participants/{participant_id}/entries/{entry_id}"]["delete"]
+    [reason] = [p for p in void["parameters"] if p["name"] == "reason"]
+    assert reason["required"] is True and reason["in"] == "query"
+    participant, headers = await _phone(session)
+    stored = entry_body()
+    await client.post(entries_path(participant), json=stored, headers=headers)
+    missing = await client.delete(entries_path(participant, stored["id"]), headers=headers)
+    assert missing.status_code == 422
+    assert (
+        "reason" in missing.json()["fields"][0]["path"]
+        and "required" in missing.json()["fields"][0]["message"]
+    )
