@@ -99,7 +99,8 @@ async def test_a_nul_character_in_any_text_is_refused_naming_the_field(
     edit = await client.patch(entry, json={"version": 1, "reason": "typo", "note": NUL}, headers=headers)
     assert "NUL" in _fields(edit)["note"]
     void = await client.delete(entry, params={"reason": NUL}, headers=headers)
-    assert "NUL" in _fields(void)["reason"]
+    [(path, message)] = _fields(void).items()
+    assert path.endswith("reason") and "NUL" in message  # refused for every query parameter (middleware)
     after = await client.get(entry, headers=headers)
     assert after.json()["version"] == 1 and after.json()["voided"] is False
 
