@@ -308,8 +308,7 @@ async def test_a_form_or_text_body_is_told_that_json_is_expected(
         response = await client.request(method, path, headers={**headers, **extra}, **body)  # type: ignore[arg-type]
         assert response.status_code == 415, response.text
         assert response.json()["error"] == "unsupported_media_type"
-        assert "takes a JSON body (Content-Type: application/json)" in response.json()["detail"]
-        assert (media or "no Content-Type") in response.json()["detail"]
+        assert "takes JSON" in response.json()["detail"] and "application/json" in response.json()["detail"]
     assert await _count(session, participant) == 1
 
 
