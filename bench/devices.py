@@ -1,5 +1,6 @@
-"""wrk scenarios of the service without one of its speed devices (or without its rules), each run right after
-the scenario it is compared with, on the same database state (bench/devapp.py switches them off).
+"""wrk scenarios of the service without one of its speed devices (or without its rules), each measured side
+by side with the scenario it is compared with, runs interleaved (bench/measure.py; bench/devapp.py switches
+the device off).
 
 The comparisons and the verdict (a device stays when it gains more than 10 %) are in bench/targets.py.
 """
@@ -53,6 +54,9 @@ VARIANTS = (
         "diary_changes validated and serialised by pydantic",
     ),
 )
+
+
+BASE_OF = {name: base for base, _, name, _ in VARIANTS}  # variant -> the scenario it is measured beside
 
 
 def with_devices(scenarios: list[Scenario]) -> list[Scenario]:

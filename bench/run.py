@@ -6,7 +6,6 @@ and the exit status is 0. Settings come from the environment; see bench/README.m
 
 from __future__ import annotations
 
-import http.client
 import os
 import platform
 import shutil
@@ -15,19 +14,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 from bench import database, report
-from bench.devices import with_devices
-from bench.procs import Processes, Server, free_port, memory_kib, reset_peak_rss
-from bench.scenarios import BASELINE, SCENARIOS, RunContext, Scenario, ServerSpec, SetupResult
+from bench.devices import BASE_OF, with_devices
+from bench.measure import measure, measure_pair
+from bench.procs import Processes
+from bench.scenarios import BASELINE, SCENARIOS, RunContext, Scenario
 from bench.suite import SECTIONS, Suite
 from bench.targets import Checks, wrk_checks
-from bench.wrk import WrkResult, run_wrk
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_PATH = REPO / "bench" / "results" / "latest.json"
@@ -88,121 +86,25 @@ def select(settings: Settings) -> tuple[list[Scenario], set[str]]:
     return [s for s in every if s.name in names], {n for n in settings.scenarios if n in SECTIONS}
 
 
-def probe(server: Server, scenario: Scenario, path: str, body: str | None, headers: dict[str, str]) -> None:
-    """One request before measuring, so a broken scenario reports its error instead of fast 4xx figures."""
-    if body is not None:
-        body = body.replace("__UUID__", str(uuid.uuid4()))
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    try:
-        connection.request(scenario.method, path, body=body, headers=headers)
-        answer = connection.getresponse()
-        text = answer.read(300).decode(errors="replace")
-    finally:
-        connection.close()
-    if answer.status not in scenario.expect_status:
-        raise RuntimeError(
-            f"{scenario.method} {path} answered {answer.status}, expected "
-            f"{'/'.join(map(str, scenario.expect_status))}: {text}"
+def measure_all(
+    scenarios: list[Scenario], ctx: RunContext, procs: Processes, settings: Settings
+) -> tuple[list[report.ScenarioResult], dict[str, report.ScenarioResult]]:
+    """Every scenario's result, in order, and for each variant without a device, its base scenario measured
+    side by side with it (bench/measure.py), by the variant's name."""
+    prepared: dict[str, str | None] = {}
+    by_name = {s.name: s for s in SCENARIOS}
+    results, paired = [], {}
+    for scenario in scenarios:
+        base = BASE_OF.get(scenario.name)
+        if base is None:
+            results.append(measure(scenario, ctx, procs, settings, prepared, say))
+            continue
+        with_device, without_device = measure_pair(
+            by_name[base], scenario, ctx, procs, settings, prepared, say
         )
-
-
-def mib(kib: int | None) -> float | None:
-    return None if kib is None else kib / 1024
-
-
-def measure(
-    scenario: Scenario, ctx: RunContext, procs: Processes, settings: Settings, prepared: dict[str, str | None]
-) -> report.ScenarioResult:
-    spec: ServerSpec = scenario.server
-    result = report.ScenarioResult(scenario.name, scenario.description, spec.name)
-    if spec.name not in prepared:
-        reason = spec.unavailable(ctx)
-        if reason is None and spec.prepare is not None:
-            try:
-                spec.prepare(ctx)
-            except Exception as exc:
-                reason = str(exc)
-        prepared[spec.name] = reason
-    if prepared[spec.name] is not None:
-        result.status, result.message = "skipped", prepared[spec.name]
-        say(f"{scenario.name}: skipped: {result.message}")
-        return result
-
-    port = free_port()
-    log_path = ctx.scratch / f"{scenario.name}.server.log"
-    server: Server | None = None
-    try:
-        server = procs.start(
-            name=spec.name,
-            command=spec.command(ctx, port),
-            port=port,
-            env=spec.env(ctx),
-            log_path=log_path,
-            cpu=settings.server_cpu,
-            cwd=ctx.repo,
-        )
-        prepared_request = SetupResult()
-        if scenario.setup is not None:
-            hooked = scenario.setup(ctx, server.base_url)
-            prepared_request = hooked if isinstance(hooked, SetupResult) else SetupResult(headers=hooked)
-        headers = {**scenario.headers, **prepared_request.headers}
-        path = prepared_request.fill(scenario.path)
-        body = prepared_request.fill(scenario.body) if scenario.body is not None else None
-        body_file = None
-        if body is not None:
-            body_file = ctx.scratch / f"{scenario.name}.body"
-            body_file.write_text(body)
-        probe(server, scenario, path, body, headers)
-
-        def drive(duration_s: float) -> WrkResult:
-            return run_wrk(
-                url=server.base_url + path,
-                lua=scenario.lua,
-                method=scenario.method,
-                body_file=body_file,
-                headers=headers,
-                duration_s=duration_s,
-                connections=scenario.connections or settings.connections,
-                threads=settings.threads,
-                cpu=settings.wrk_cpu,
-            )
-
-        say(f"{scenario.name}: server pid {server.pid} on port {port}; warming up {settings.warmup_s:g} s")
-        if settings.warmup_s > 0:
-            drive(settings.warmup_s)
-        result.startup_peak_rss_mib = mib(memory_kib(server.pid).get("VmHWM"))
-        for index in range(1, settings.runs + 1):
-            reset_peak_rss(server.pid)
-            figures = drive(settings.duration_s)
-            peak = mib(memory_kib(server.pid).get("VmHWM"))
-            if server.popen.poll() is not None or peak is None:
-                raise RuntimeError(f"the server stopped during run {index}")
-            result.runs.append(
-                report.RunFigures(
-                    rps=figures.rps,
-                    p50_ms=figures.p50_us / 1000,
-                    p99_ms=figures.p99_us / 1000,
-                    peak_rss_mib=peak,
-                    requests=figures.requests,
-                    errors=figures.errors,
-                )
-            )
-            say(
-                f"{scenario.name}: run {index}/{settings.runs}: {figures.rps:.0f} req/s, "
-                f"p50 {figures.p50_us / 1000:.2f} ms, p99 {figures.p99_us / 1000:.2f} ms, "
-                f"peak RSS {peak:.1f} MiB"
-            )
-            if figures.error_count:
-                result.status = "errors"
-                result.message = f"wrk counted errors (status = answers >= 400): {figures.errors}"
-                say(f"{scenario.name}: WARNING {result.message}")
-    except Exception as exc:
-        result.status, result.message = "failed", f"{type(exc).__name__}: {exc}"
-        say(f"{scenario.name}: failed: {result.message}")
-    finally:
-        if server is not None:
-            procs.stop(server)
-    return result
+        results.append(without_device)
+        paired[scenario.name] = with_device
+    return results, paired
 
 
 def open_loop(
@@ -273,9 +175,8 @@ def _main(argv: list[str]) -> None:
             database=database_name,
             scratch=scratch,
         )
-        prepared: dict[str, str | None] = {}
-        results = [measure(s, ctx, procs, settings, prepared) for s in scenarios]
-        wrk_checks(checks, results)
+        results, paired = measure_all(scenarios, ctx, procs, settings)
+        wrk_checks(checks, results, paired)
         if sections:
             open_loop(ctx, procs, settings, checks, sections)
     finally:

@@ -234,8 +234,8 @@ SCENARIOS: list[Scenario] = [
 def _diary_participant(entries: int, participants: int = 1) -> SetupHook:
     """A setup hook: fresh participants with logins, `entries` readings for the first (bench/seed_diary.py).
 
-    The participants and their tokens also go to a file named by BENCH_DIARY_PEOPLE (wrk inherits the
-    driver's environment), for bench/lua/diary_post.lua.
+    The participants and their tokens also go to a file (`values["people_file"]`), which the driver names to
+    wrk in BENCH_DIARY_PEOPLE, for bench/lua/diary_post.lua.
     """
 
     def hook(ctx: RunContext, _base_url: str) -> SetupResult:
@@ -261,12 +261,16 @@ def _diary_participant(entries: int, participants: int = 1) -> SetupHook:
                 "bench.seed_diary failed:\n" + "\n".join(done.stderr.strip().splitlines()[-8:])
             )
         seeded = json.loads(done.stdout.strip().splitlines()[-1])
-        people = ctx.scratch / "diary_people.txt"
+        # a file per server: two scenarios measured side by side (bench/measure.py) each keep their own
+        people = ctx.scratch / f"diary_people_{seeded['tag']}.txt"
         people.write_text("".join(f"{pid} {token}\n" for pid, token in seeded["people"]))
-        os.environ["BENCH_DIARY_PEOPLE"] = str(people)
         return SetupResult(
             headers={"Authorization": f"Bearer {seeded['token']}"},
-            values={"participant_id": seeded["participant_id"], "cursor": seeded["cursor"]},
+            values={
+                "participant_id": seeded["participant_id"],
+                "cursor": seeded["cursor"],
+                "people_file": str(people),
+            },
         )
 
     return hook

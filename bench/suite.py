@@ -200,6 +200,12 @@ class Suite:
             "0",
             run.errors == 0,
         )
+        late = run.sender_late_ms
+        c.add(
+            "load generator's own lateness at 0.5 x C (p50 / p99)",
+            f"{late.get('p50', 0):.2f} / {late.get('p99', 0):.2f} ms",
+            "small against the p99s above, or the client was starved",
+        )
         for example in run.error_examples:
             self.say(f"  error: {example}")
         c.figures["half_capacity"] = _kind_figures(run)

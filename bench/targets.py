@@ -69,8 +69,9 @@ DEVICES = (
 )
 
 
-def wrk_checks(checks: Checks, results: list[ScenarioResult]) -> None:
-    """Targets on the closed-loop (wrk) scenarios: capacities against stack_floor, the devices' gains."""
+def wrk_checks(checks: Checks, results: list[ScenarioResult], paired: dict[str, ScenarioResult]) -> None:
+    """Targets on the closed-loop (wrk) scenarios: capacities against stack_floor, the devices' gains (each
+    variant against its base scenario measured beside it, `paired`, else against the base's own row)."""
     by_name = {r.name: r for r in results if r.measured}
     floor = by_name.get("stack_floor")
     for name in ("diary_post", "diary_list"):
@@ -86,7 +87,9 @@ def wrk_checks(checks: Checks, results: list[ScenarioResult]) -> None:
         )
     devices = []
     for device, on_name, off_name in DEVICES:
-        on, off = by_name.get(on_name), by_name.get(off_name)
+        on, off = paired.get(off_name, by_name.get(on_name)), by_name.get(off_name)
+        if on is not None and not on.measured:
+            on = None
         if on is None or off is None:
             continue
         gain = on.rps / off.rps - 1

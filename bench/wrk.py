@@ -45,6 +45,7 @@ def run_wrk(
     connections: int,
     threads: int,
     cpu: int | None,
+    env: dict[str, str] | None = None,
 ) -> WrkResult:
     command = [
         "wrk",
@@ -65,6 +66,7 @@ def run_wrk(
         "BENCH_METHOD": method,
         "BENCH_BODY_FILE": str(body_file) if body_file else "",
         "BENCH_SEED": str(secrets.randbelow(2**31)),
+        **(env or {}),  # a scenario's own (BENCH_DIARY_PEOPLE: its participants' tokens)
     }
     try:
         done = subprocess.run(
