@@ -13,6 +13,7 @@ from api.schemas.auth import UserRef
 from api.schemas.pages import Page
 from core.config import get_settings
 from core.diary.kinds import COMMON_FIELDS, ENTRY_ADAPTER, MODEL_BY_KIND
+from core.models.diary import VersionOp
 
 ENTRY_IN = "EntryIn"  # the component naming the union of every kind's input schema
 
@@ -159,7 +160,7 @@ class BatchPublic(BaseModel):
 
 class EntryVersionPublic(BaseModel):
     version: int
-    op: Literal["create", "edit", "void", "rejudge"]
+    op: VersionOp
     changed_by: UserRef
     changed_at: datetime
     reason: str | None

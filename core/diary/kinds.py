@@ -130,14 +130,87 @@ class GlucoseContext(StrEnum):
     random = "random"
 
 
+class GlucoseUnit(StrEnum):
+    """The unit a glucose value was entered in."""
+
+    mg_dl = "mg/dL"
+    mmol_l = "mmol/L"
+
+
+class GlucoseSource(StrEnum):
+    meter = "meter"
+    cgm = "cgm"
+    lab = "lab"
+    manual = "manual"
+
+
+class InsulinType(StrEnum):
+    rapid = "rapid"
+    short = "short"
+    intermediate = "intermediate"
+    long = "long"
+    premixed = "premixed"
+
+
+class InsulinPurpose(StrEnum):
+    basal = "basal"
+    meal = "meal"
+    correction = "correction"
+
+
+class InsulinDelivery(StrEnum):
+    pen = "pen"
+    syringe = "syringe"
+    pump = "pump"
+
+
+class MealType(StrEnum):
+    breakfast = "breakfast"
+    lunch = "lunch"
+    dinner = "dinner"
+    snack = "snack"
+
+
+class ExerciseIntensity(StrEnum):
+    light = "light"
+    moderate = "moderate"
+    vigorous = "vigorous"
+
+
+class IllnessType(StrEnum):
+    respiratory = "respiratory"
+    gastrointestinal = "gastrointestinal"
+    fever = "fever"
+    other = "other"
+
+
+class IllnessSeverity(StrEnum):
+    mild = "mild"
+    moderate = "moderate"
+    severe = "severe"
+
+
+class HypoTreatment(StrEnum):
+    oral_carbohydrate = "oral_carbohydrate"
+    glucagon = "glucagon"
+    emergency_services = "emergency_services"
+
+
+class InsulinStatus(StrEnum):
+    """Insulin stopped, or started again, from occurred_at."""
+
+    discontinued = "discontinued"
+    resumed = "resumed"
+
+
 class GlucoseEntryIn(_EntryBase):
     kind: Literal["glucose"]
-    unit: Literal["mg/dL", "mmol/L"]
+    unit: GlucoseUnit
     value: float = Field(description="as entered: 10-600 mg/dL or 0.6-33.3 mmol/L")
     context: GlucoseContext
     minutes_after_meal: Annotated[int | None, _ranged("minutes_after_meal", 0, 360, "min")] = None
     meal_id: uuid.UUID | None = None
-    source: Literal["meter", "cgm", "lab", "manual"] | None = None
+    source: GlucoseSource | None = None
 
     @field_validator("value")
     @classmethod
@@ -168,30 +241,30 @@ class GlucoseEntryIn(_EntryBase):
 class InsulinEntryIn(_EntryBase):
     kind: Literal["insulin"]
     units: Annotated[float, _ranged("units", 0, 150, "IU")]
-    insulin_type: Literal["rapid", "short", "intermediate", "long", "premixed"]
-    purpose: Literal["basal", "meal", "correction"]
+    insulin_type: InsulinType
+    purpose: InsulinPurpose
     product: Text | None = Field(default=None, max_length=80)
-    delivery: Literal["pen", "syringe", "pump"] | None = None
+    delivery: InsulinDelivery | None = None
     site: Text | None = Field(default=None, max_length=40, description="injection site")
 
 
 class MealEntryIn(_EntryBase):
     kind: Literal["meal"]
     carbs_g: Annotated[float | None, _ranged("carbs_g", 0, 500, "g")] = None
-    meal_type: Literal["breakfast", "lunch", "dinner", "snack"] | None = None
+    meal_type: MealType | None = None
 
 
 class ExerciseEntryIn(_EntryBase):
     kind: Literal["exercise"]
     activity: Text = Field(min_length=1, max_length=80)
     duration_min: Annotated[int, _ranged("duration_min", 1, 720, "min")]
-    intensity: Literal["light", "moderate", "vigorous"]
+    intensity: ExerciseIntensity
 
 
 class IllnessEntryIn(_EntryBase):
     kind: Literal["illness"]
-    illness_type: Literal["respiratory", "gastrointestinal", "fever", "other"]
-    severity: Literal["mild", "moderate", "severe"]
+    illness_type: IllnessType
+    severity: IllnessSeverity
     ended_at: Moment | None = None
     ketones_mmol_l: Annotated[float | None, _ranged("ketones_mmol_l", 0, 10, "mmol/L")] = None
     hospital_visit: bool | None = None
@@ -216,7 +289,7 @@ class HypoEventEntryIn(_EntryBase):
         default=None, max_length=20
     )
     needed_assistance: bool
-    treatment: list[Literal["oral_carbohydrate", "glucagon", "emergency_services"]] = Field(max_length=3)
+    treatment: list[HypoTreatment] = Field(max_length=3)
     unconscious_or_seizure: bool
     glucose_entry_id: uuid.UUID | None = None
 
@@ -230,7 +303,7 @@ class InsulinStatusEntryIn(_EntryBase):
     """Insulin stopped (or started again) from occurred_at: the "discontinued" change category needs it."""
 
     kind: Literal["insulin_status"]
-    status: Literal["discontinued", "resumed"]
+    status: InsulinStatus
 
 
 EntryIn = Annotated[

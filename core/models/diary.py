@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, String, Text
@@ -74,6 +75,15 @@ class GlucoseReading(SQLModel, table=True):
     meal_id: uuid.UUID | None = None
     source: str | None = Field(default=None, sa_type=String(10))
     voided: bool = Field(default=False)
+
+
+class VersionOp(StrEnum):
+    """What made a version: the first write, an edit, a void, or the rules judging a reading again."""
+
+    create = "create"
+    edit = "edit"
+    void = "void"
+    rejudge = "rejudge"
 
 
 class DiaryEntryVersion(SQLModel, table=True):
