@@ -26,6 +26,9 @@ COPY --chown=glucodiary:glucodiary alembic ./alembic
 ENV GLUCODIARY_MIGRATIONS_DIR=/app/alembic
 USER glucodiary
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s --start-period=10s CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2).status == 200 else 1)"
+# the API answers /health; the dispatcher and the scheduler have no port, so their check is that they run
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s CMD python -c "import sys,urllib.request; serving = b'serve' in open('/proc/1/cmdline','rb').read().split(b'\0'); sys.exit(0 if not serving or urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2).status == 200 else 1)"
+# SIGTERM lets the dispatcher finish the batch in hand and release the rest (docker stop waits 10 s by default)
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["glucodiary"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

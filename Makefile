@@ -21,7 +21,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/glucodiary migrate
 	$(BIN)/glucodiary demo
-	$(BIN)/glucodiary serve --host $(HOST) --port $(PORT)
+	GLUCODIARY_BACKGROUND__IN_API=true $(BIN)/glucodiary serve --host $(HOST) --port $(PORT)
 
 migrate: $(STAMP)
 	$(BIN)/glucodiary migrate

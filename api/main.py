@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -18,8 +19,20 @@ from swagger_ui_bundle import swagger_ui_path
 from api import errors, openapi
 from api.deps import reject_unknown_query
 from api.middleware import RequestIdFilter, ServiceMiddleware
-from api.routers import alerts, auth, diary, episodes, health, invitations, participants, studies, visits
+from api.routers import (
+    alerts,
+    auth,
+    diary,
+    episodes,
+    health,
+    invitations,
+    notifications,
+    participants,
+    studies,
+    visits,
+)
 from api.schemas.diary import add_entry_schemas
+from core import background
 from core.config import get_settings
 from core.db import database
 
@@ -50,8 +63,19 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
-    yield
-    await database.dispose()
+    # `make run`: the scheduler and the dispatcher run as tasks of this process (core/background.py);
+    # in production each runs as its own process (`glucodiary scheduler`, `glucodiary dispatcher`)
+    stop = asyncio.Event()
+    services = (
+        asyncio.create_task(background.run_embedded(stop)) if get_settings().background.in_api else None
+    )
+    try:
+        yield
+    finally:
+        stop.set()
+        if services is not None:
+            await services
+        await database.dispose()
 
 
 def operation_id(route: APIRoute) -> str:
@@ -86,6 +110,7 @@ def create_app() -> FastAPI:
     app.include_router(diary.router, prefix=API_PREFIX)
     app.include_router(visits.router, prefix=API_PREFIX)
     app.include_router(episodes.router, prefix=API_PREFIX)
+    app.include_router(notifications.router, prefix=API_PREFIX)
     _mount_docs(app)
     openapi.install(
         app, add_entry_schemas, openapi.document_service_unavailable, openapi.document_body_errors
@@ -94,7 +119,7 @@ def create_app() -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.http.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"],
             expose_headers=["ETag", "X-Request-ID", "Retry-After"],
         )

@@ -19,4 +19,5 @@ if [ ! -x "$python" ]; then
 fi
 
 "$python" -m bench.run "$@" || echo "bench: the driver exited with status $? (ignored)"
+"$python" -m bench.dispatcher || echo "bench: the dispatcher benchmark exited with status $? (ignored)"
 exit 0

@@ -155,5 +155,14 @@ def visits_plan() -> None:
     typer.echo(f"{asyncio.run(_plan())} visits planned")
 
 
+@app.command()
+def dispatcher() -> None:
+    """Deliver queued messages (in-app, e-mail, webhook) until SIGTERM; several may run on PostgreSQL."""
+    _settings_or_exit()
+    from core import background
+
+    asyncio.run(background.standalone("dispatcher")())
+
+
 if __name__ == "__main__":
     app()

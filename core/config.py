@@ -6,6 +6,7 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -91,6 +92,56 @@ class RulesSettings(BaseModel):
     )
 
 
+class NotificationSettings(BaseModel):
+    """Delivery of queued messages (notifications/): channels, retries and the dispatcher's lease."""
+
+    smtp_host: str = Field(default="", description="SMTP server; empty means no e-mail channel.")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    smtp_from: str = Field(default="glucodiary@localhost", description="From address of e-mails.")
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(
+        default="starttls", description="none, starttls (upgrade after connecting) or tls (implicit TLS)."
+    )
+    smtp_username: str = Field(default="", description="SMTP login; empty means none.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_timeout_s: float = Field(default=10.0, gt=0, description="Seconds to wait for the SMTP server.")
+    webhook_url: str = Field(default="", description="SMS/push gateway URL; empty means no webhook channel.")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key signing each webhook body (required with a URL)."
+    )
+    webhook_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Private, loopback or link-local addresses (or networks) the webhook may reach anyway.",
+    )
+    webhook_timeout_s: float = Field(default=5.0, gt=0, description="Seconds to wait for the gateway.")
+    max_attempts: int = Field(default=8, ge=1, le=100, description="Attempts before a message is dead.")
+    backoff_base_s: float = Field(default=30.0, gt=0, description="First retry delay; doubles each time.")
+    backoff_max_s: float = Field(default=3600.0, gt=0, description="Longest retry delay.")
+    lease_s: int = Field(default=60, ge=1, description="Seconds a dispatcher holds claimed messages.")
+    batch_size: int = Field(default=100, ge=1, le=1000, description="Messages claimed at once.")
+    concurrency: int = Field(default=16, ge=1, le=256, description="Sends in flight per dispatcher.")
+    poll_s: float = Field(default=1.0, gt=0, description="Seconds between looks at an empty queue.")
+    link_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Where e-mails tell people to look (the dashboard)."
+    )
+
+    @model_validator(mode="after")
+    def _a_webhook_needs_a_secret(self) -> NotificationSettings:
+        secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+        if self.webhook_url and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                "GLUCODIARY_NOTIFICATIONS__WEBHOOK_SECRET must be set to at least 32 bytes when "
+                "GLUCODIARY_NOTIFICATIONS__WEBHOOK_URL is set (the gateway checks each body's signature)"
+            )
+        return self
+
+
+class BackgroundSettings(BaseModel):
+    in_api: bool = Field(
+        default=False,
+        description="Run the scheduler and the dispatcher inside the API process (`make run` does).",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GLUCODIARY_", env_nested_delimiter="__", extra="ignore", env_file=None
@@ -111,6 +162,8 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     diary: DiarySettings = Field(default_factory=DiarySettings)
     rules: RulesSettings = Field(default_factory=RulesSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    background: BackgroundSettings = Field(default_factory=BackgroundSettings)
 
     @model_validator(mode="after")
     def _production_needs_a_secret(self) -> Settings:

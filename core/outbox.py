@@ -1,6 +1,7 @@
-"""enqueue(): adds a message row in the caller's transaction; it never sends (the dispatcher does, later).
+"""enqueue(): adds a message row in the caller's transaction; it never sends (notifications/ dispatches).
 
-A rolled-back write therefore leaves no message, and a committed one always has its messages.
+A rolled-back write therefore leaves no message, and a committed one always has its messages. `enqueue_about`
+routes a message about a participant to its recipients (core.recipients) and queues one row for each.
 """
 
 from __future__ import annotations
@@ -11,9 +12,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import clock
+from core import clock, recipients
 from core.db import insert_for
-from core.models.outbox import OutboxMessage, OutboxStatus
+from core.models.outbox import MessageCategory, OutboxMessage, OutboxStatus
+from core.models.study import Participant
+
+# urgent and critical messages go out at once, quiet hours or not
+HIGH_SEVERITIES = frozenset({"urgent", "critical"})
+SEVERITIES = ("info", "warning", "urgent", "critical")
 
 
 async def enqueue(
@@ -24,23 +30,32 @@ async def enqueue(
     payload: dict[str, Any],
     dedup_key: str,
     due_at: datetime | None = None,
-    priority: str = "normal",
+    priority: str | None = None,
+    category: MessageCategory | str = MessageCategory.alert,
+    severity: str = "info",
 ) -> bool:
     """Queue one message for one recipient; False when a message with `dedup_key` is queued already.
 
-    `kind` is channel-independent (e.g. "alert.raised"); channels and preferences are the dispatcher's.
+    `kind` is channel-independent (e.g. "alert.raised", "visit.reminder"); the dispatcher picks channels
+    from the recipient's preferences for `category`. `payload` names what the message is about (ids, kind,
+    severity): never arm information, and only what the templates of notifications/ need.
     """
+    if severity not in SEVERITIES:
+        raise ValueError(f"severity {severity!r} is not one of {SEVERITIES}")
+    now = clock.now()
     values = {
         "id": uuid.uuid4(),
         "recipient_user_id": recipient_user_id,
         "kind": kind,
-        "priority": priority,
+        "category": MessageCategory(category).value,
+        "severity": severity,
+        "priority": priority or ("high" if severity in HIGH_SEVERITIES else "normal"),
         "payload": payload,
         "dedup_key": dedup_key,
-        "due_at": due_at or clock.now(),
+        "due_at": due_at or now,
         "status": OutboxStatus.pending.value,
         "attempts": 0,
-        "created_at": clock.now(),
+        "created_at": now,
     }
     statement = (
         insert_for(session, OutboxMessage)
@@ -49,3 +64,34 @@ async def enqueue(
     )
     result = await session.execute(statement)
     return bool(getattr(result, "rowcount", 0))
+
+
+async def enqueue_about(
+    session: AsyncSession,
+    *,
+    participant: Participant,
+    category: MessageCategory,
+    kind: str,
+    payload: dict[str, Any],
+    key: str,
+    severity: str = "info",
+    due_at: datetime | None = None,
+) -> list[uuid.UUID]:
+    """Queue a message about `participant` for everyone `category` routes to; one row per recipient, keyed
+    `{key}:{recipient id}`, so running the same job or rule twice queues nothing twice. Returns the
+    recipients newly queued."""
+    queued: list[uuid.UUID] = []
+    payload = {"participant_id": str(participant.id), **payload}
+    for user_id in await recipients.for_category(session=session, participant=participant, category=category):
+        if await enqueue(
+            session,
+            recipient_user_id=user_id,
+            kind=kind,
+            payload=payload,
+            dedup_key=f"{key}:{user_id}",
+            due_at=due_at,
+            category=category,
+            severity=severity,
+        ):
+            queued.append(user_id)
+    return queued

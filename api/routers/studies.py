@@ -19,6 +19,7 @@ from api.schemas.studies import (
     StudyPage,
     StudyPublic,
 )
+from core import recipients
 from core.models.people import Role
 from core.studies import membership
 from core.studies import service as study_service
@@ -75,8 +76,16 @@ async def list_studies(
     responses=responses(401, 403, 404),
 )
 async def read_study(session: SessionDep, actor: StaffActor, study_id: uuid.UUID) -> StudyPublic:
-    """The study, its sites and the protocol in force; arms only for roles that see the allocation."""
-    return StudyPublic.of(await study_service.study_view(session=session, actor=actor, study_id=study_id))
+    """The study, its sites and the protocol in force; arms only for roles that see the allocation; `warnings`
+    names each site with no clinician (its clinical alerts go to the study's coordinators)."""
+    answer = StudyPublic.of(await study_service.study_view(session=session, actor=actor, study_id=study_id))
+    # a small hook of the delivery work: the routing's one blind spot, said where staff look at the study
+    uncovered = await recipients.sites_without_clinician(session=session, study_id=study_id)
+    answer.warnings = [
+        f"site {code} ({name}) has no clinician: its clinical alerts go to the study's coordinators"
+        for _study, code, name in uncovered
+    ]
+    return answer
 
 
 @router.post(

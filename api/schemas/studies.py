@@ -79,6 +79,9 @@ class StudyPublic(BaseModel):
     sites: list[SitePublic]
     arms: list[ArmPublic] | None = None
     protocol: ProtocolVersionPublic
+    # added by the delivery work (GET /studies/{id} only): what staff should fix, e.g. a site whose clinical
+    # alerts can reach no clinician (core/recipients.py sends them to the coordinators instead)
+    warnings: list[str] | None = None
 
     @classmethod
     def of(cls, view: StudyView) -> StudyPublic:

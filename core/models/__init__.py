@@ -3,7 +3,8 @@
 from core.models.alerts import Alert, AlertEntry
 from core.models.auth import AuditEvent, Invitation, LoginThrottle, RefreshToken
 from core.models.diary import DiaryEntry, DiaryEntryVersion, DiarySequence, GlucoseReading
-from core.models.outbox import OutboxMessage
+from core.models.notifications import Notification, NotificationPreference
+from core.models.outbox import DeliveryAttempt, OutboxMessage
 from core.models.people import Role, User
 from core.models.reports import EpisodeState, HypoEpisode
 from core.models.study import (
@@ -24,6 +25,7 @@ __all__ = [
     "AlertEntry",
     "Arm",
     "AuditEvent",
+    "DeliveryAttempt",
     "DiaryEntry",
     "DiaryEntryVersion",
     "DiarySequence",
@@ -33,6 +35,8 @@ __all__ = [
     "HypoEpisode",
     "Invitation",
     "LoginThrottle",
+    "Notification",
+    "NotificationPreference",
     "OutboxMessage",
     "Participant",
     "ParticipantStatus",

@@ -1,4 +1,4 @@
-"""Alerts: raise one, or fold a repeat into the open one; record changed causes; queue the clinicians' messages."""
+"""Alerts: raise one, or fold a repeat into the open one; record changed causes; queue the alert's messages."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -16,8 +15,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 from core import clock, outbox
 from core.models.alerts import Alert, AlertCategory, AlertEntry, AlertStatus, CauseStatus, Severity
 from core.models.diary import DiaryEntry
-from core.models.people import Role
-from core.models.study import Participant, StaffAssignment
+from core.models.outbox import MessageCategory
+from core.models.study import Participant
 
 
 @dataclass(frozen=True)
@@ -31,26 +30,6 @@ class Condition:
     fold_key: str
     entry_ids: tuple[uuid.UUID, ...]
     details: dict[str, Any]
-
-
-HIGH_PRIORITY = frozenset({Severity.urgent, Severity.critical})
-
-
-async def clinician_ids(*, session: AsyncSession, participant: Participant) -> list[uuid.UUID]:
-    """The clinicians of the participant's site (and study-wide clinicians of its study)."""
-    result = await session.execute(
-        select(StaffAssignment.user_id)
-        .where(
-            col(StaffAssignment.role) == Role.clinician.value,
-            col(StaffAssignment.study_id) == participant.study_id,
-            or_(
-                col(StaffAssignment.site_id) == participant.site_id,
-                col(StaffAssignment.site_id).is_(None),
-            ),
-        )
-        .distinct()
-    )
-    return list(result.scalars())
 
 
 async def _link(session: AsyncSession, alert: Alert, entry_id: uuid.UUID, version: int) -> bool:
@@ -139,7 +118,7 @@ async def raise_or_join(
     session.add(AlertEntry(alert_id=alert.id, entry_id=trigger_id, entry_version=trigger_version))
     evidence = await _link_evidence(session, alert, condition, trigger_id, versions or {})
     await session.flush()
-    await _notify_clinicians(session=session, participant=participant, alert=alert)
+    await _notify(session=session, participant=participant, alert=alert)
     return alert, evidence
 
 
@@ -183,26 +162,40 @@ async def _link_evidence(
     return [e for e in new if e in versions or e in current]
 
 
-async def _notify_clinicians(*, session: AsyncSession, participant: Participant, alert: Alert) -> None:
+async def _notify(*, session: AsyncSession, participant: Participant, alert: Alert) -> None:
+    """Queue the new alert's messages (core.recipients routes them): staff get what to look at; a
+    participant whose own reading raised a safety alert gets a protocol-worded note (never dose advice)."""
+    category = (
+        MessageCategory.dose_review if alert.category == AlertCategory.dose_review else MessageCategory.alert
+    )
     payload = {
         "alert_id": str(alert.id),
         "kind": alert.kind,
         "category": alert.category,
         "severity": alert.severity,
         "rule": alert.rule,
-        "participant_id": str(participant.id),
         "subject_code": participant.subject_code,
         "protocol_version": alert.protocol_version,
     }
-    priority = "high" if Severity(alert.severity) in HIGH_PRIORITY else "normal"
-    for user_id in await clinician_ids(session=session, participant=participant):
-        await outbox.enqueue(
+    severity = str(alert.severity)
+    await outbox.enqueue_about(
+        session,
+        participant=participant,
+        category=category,
+        kind="alert.raised",
+        payload=payload,
+        key=f"alert.raised:{alert.id}",
+        severity=severity,
+    )
+    if category is MessageCategory.alert and alert.severity != Severity.info:
+        await outbox.enqueue_about(
             session,
-            recipient_user_id=user_id,
-            kind="alert.raised",
-            payload=payload,
-            dedup_key=f"alert.raised:{alert.id}:{user_id}",
-            priority=priority,
+            participant=participant,
+            severity=severity,
+            category=MessageCategory.own_alert,
+            kind="alert.own_reading",
+            payload={"alert_id": str(alert.id), "kind": alert.kind, "severity": alert.severity},
+            key=f"alert.own_reading:{alert.id}",
         )
 
 

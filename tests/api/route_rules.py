@@ -397,3 +397,45 @@ rule("GET", "/api/v1/studies/{study_id}/visits", ok={CLINICIAN, COORDINATOR})
 # ---- episodes and reports (reports helper) ------------------------------------------------------------------
 # the participant and guardians see their own episodes (without categories); staff in scope with them
 rule("GET", "/api/v1/participants/{participant_id}/episodes", ok=SIGNED_IN)
+
+
+# ---- notifications (delivery helper) ------------------------------------------------------------------------
+async def _own_notification(ctx: Ctx) -> Call:
+    """A notification of the caller (anonymous: of the participant), as the dispatcher would have stored it."""
+    from core import outbox
+    from core.models.notifications import Notification
+    from core.models.outbox import OutboxMessage
+
+    owner = ctx.user or ctx.world.users[PARTICIPANT]
+    key = f"matrix:{uid()}"
+    await outbox.enqueue(
+        ctx.session, recipient_user_id=owner.id, kind="visit.reminder", payload={}, dedup_key=key
+    )
+    from sqlmodel import col, select
+
+    message = (
+        await ctx.session.execute(select(OutboxMessage).where(col(OutboxMessage.dedup_key) == key))
+    ).scalar_one()
+    note = Notification(
+        message_id=message.id,
+        recipient_user_id=owner.id,
+        kind="visit.reminder",
+        category="reminder",
+        severity="info",
+        title="Study visit reminder",
+        body="Visit month 3 in 7 days",
+    )
+    ctx.session.add(note)
+    await ctx.session.flush()
+    return Call(path_params={"notification_id": str(note.id)})
+
+
+rule("GET", "/api/v1/me/notifications", ok=SIGNED_IN)
+rule("POST", "/api/v1/me/notifications/{notification_id}/read", ok=SIGNED_IN, build=_own_notification)
+rule("GET", "/api/v1/me/notification-preferences", ok=SIGNED_IN)
+rule(
+    "PUT",
+    "/api/v1/me/notification-preferences",
+    ok=SIGNED_IN,
+    build=lambda _c: Call(json={"channels": {"reminder": {"email": False}}, "timezone": "Europe/Ljubljana"}),
+)

@@ -92,12 +92,16 @@ async def test_five_low_readings_in_an_hour_make_one_alert_with_five_occurrences
         .scalars()
         .all()
     )
-    # one message per clinician of the participant's site (two at S1 and one study-wide), raised once only
-    assert sorted(m.recipient_user_id for m in messages) == sorted(
+    # one message per clinician of the participant's site (two at S1 and one study-wide), raised once only;
+    # and one protocol-worded note to the participant whose reading it was (core/recipients.py routes both)
+    staff = [m for m in messages if m.kind == "alert.raised"]
+    assert sorted(m.recipient_user_id for m in staff) == sorted(
         [u.id for u in s1_clinicians] + [study_wide.id]
     )
-    assert {m.kind for m in messages} == {"alert.raised"}
-    assert "arm" not in str(messages[0].payload)
+    assert [(m.kind, m.recipient_user_id) for m in messages if m not in staff] == [
+        ("alert.own_reading", participant.user_id)
+    ]
+    assert all("arm" not in str(m.payload) for m in messages)
 
 
 async def test_a_repeat_after_the_fold_window_raises_a_new_alert(session: AsyncSession) -> None:
@@ -378,8 +382,9 @@ async def test_a_failed_transaction_leaves_no_entry_alert_or_message(
         await write(working, participant, "glucose", local(12, 9), value=45, unit="mg/dL", context="random")
         await working.commit()
     async with AsyncSession(engine) as check:
-        # one entry; a level 2 alert and a reduction review; one message for each (one clinician)
-        assert await _counts(check, participant.id) == (1, 2, 2)
+        # one entry; a level 2 alert and a reduction review; one message for each (one clinician), and the
+        # participant's note about the level 2 reading
+        assert await _counts(check, participant.id) == (1, 2, 3)
 
 
 async def test_a_batch_reads_its_window_once_and_folds_its_own_repeats(session: AsyncSession) -> None:
