@@ -44,6 +44,15 @@ async def login(
     *, session: AsyncSession, email: str, password: str, context: audit.AuditContext
 ) -> TokenPair:
     """A token pair for a correct e-mail and password; unknown e-mail and wrong password are the same 401."""
+    user = await authenticate(session=session, email=email, password=password, context=context)
+    return await _pair(session=session, user=user)
+
+
+async def authenticate(
+    *, session: AsyncSession, email: str, password: str, context: audit.AuditContext
+) -> User:
+    """The user of a correct e-mail and password, throttled and audited; the API's token login and the clinic
+    dashboard's sign-in both go through it, so both count the same failures."""
     keys = throttle.keys_for(email=email, address=context.client_address)
     await throttle.check(session=session, keys=keys)
     user = await find_user_by_email(session=session, email=email)
@@ -70,7 +79,7 @@ async def login(
         subject_id=user.id,
         context=context,
     )
-    return await _pair(session=session, user=user)
+    return user
 
 
 async def refresh(*, session: AsyncSession, refresh_token: str, context: audit.AuditContext) -> TokenPair:
