@@ -88,9 +88,13 @@ async def list_alerts(
     site_id: uuid.UUID | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    unresolved: bool = False,
 ) -> Page[AlertView]:
     """Alerts of the participants `actor` may see (the one scoping rule, as SQL), in the inbox order: open,
-    acknowledged, resolved; within each critical, urgent, warning, info; then newest first."""
+    acknowledged, resolved; within each critical, urgent, warning, info; then newest first.
+
+    `unresolved`: open and acknowledged alerts only (the clinic dashboard's inbox).
+    """
     query = (
         select(Alert, Participant.subject_code)
         .join(Participant, col(Participant.id) == col(Alert.participant_id))
@@ -98,6 +102,8 @@ async def list_alerts(
     )
     if status is not None:
         query = query.where(col(Alert.status) == status.value)
+    if unresolved:
+        query = query.where(col(Alert.status) != AlertStatus.resolved.value)
     if kind:
         query = query.where(col(Alert.kind) == kind)
     if category is not None:
