@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from api import errors, openapi
+from api.clinic.app import create_clinic_app
 from api.deps import reject_unknown_query
 from api.middleware import RequestIdFilter, ServiceMiddleware
 from api.routers import (
@@ -112,6 +113,7 @@ def create_app() -> FastAPI:
     app.include_router(episodes.router, prefix=API_PREFIX)
     app.include_router(notifications.router, prefix=API_PREFIX)
     _mount_docs(app)
+    app.mount("/clinic", create_clinic_app(app))  # the staff dashboard: HTML pages, its own error pages
     openapi.install(
         app, add_entry_schemas, openapi.document_service_unavailable, openapi.document_body_errors
     )

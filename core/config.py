@@ -65,6 +65,12 @@ class SecuritySettings(BaseModel):
         default=20, ge=1, description="Failed logins from one client address before throttling starts."
     )
     invitation_days: int = Field(default=7, ge=1, le=60, description="Lifetime of an invitation code.")
+    clinic_idle_minutes: int = Field(
+        default=30, ge=1, le=720, description="A clinic dashboard session ends after this long unused."
+    )
+    clinic_absolute_hours: int = Field(
+        default=12, ge=1, le=72, description="A clinic dashboard session ends this long after sign-in."
+    )
 
 
 class HttpSettings(BaseModel):

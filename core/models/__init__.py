@@ -2,6 +2,7 @@
 
 from core.models.alerts import Alert, AlertEntry
 from core.models.auth import AuditEvent, Invitation, LoginThrottle, RefreshToken
+from core.models.clinic import ClinicSession
 from core.models.diary import DiaryEntry, DiaryEntryVersion, DiarySequence, GlucoseReading
 from core.models.notifications import Notification, NotificationPreference
 from core.models.outbox import DeliveryAttempt, OutboxMessage
@@ -25,6 +26,7 @@ __all__ = [
     "AlertEntry",
     "Arm",
     "AuditEvent",
+    "ClinicSession",
     "DeliveryAttempt",
     "DiaryEntry",
     "DiaryEntryVersion",

@@ -1,0 +1,1 @@
+"""What the clinic dashboard reads and keeps beyond the JSON API's services: its sessions and its overviews."""
