@@ -73,7 +73,7 @@ async def participant(
     """Chart of the last 14/30/90 days against the protocol's ranges, dose reviews, the diary (newest first)."""
     view = await enrolment.participant_view(session=session, actor=actor, participant=participant)
     chart = await chart_service.chart(session=session, participant=participant, days=int(days))
-    documents, next_cursor = await diary_service.list_entries(
+    diary = await diary_service.list_entries(
         session=session, participant=participant, include_voided=True, limit=DIARY_PAGE, cursor=cursor
     )
     reviews = await lifecycle.list_alerts(
@@ -93,8 +93,8 @@ async def participant(
             "chart_json": chart.document(),
             "spans": chart_service.SPANS,
             "days": int(days),
-            "entries": [json.loads(d) for d in documents],
-            "next_cursor": next_cursor,
+            "entries": [json.loads(d) for d in diary.items],
+            "next_cursor": diary.next_cursor,
             "cursor": cursor,
             "reviews": reviews.items,
             "decisions": web.DECISIONS,
