@@ -85,6 +85,7 @@ async def _after_change(request: Request, session: SessionDep, actor: Actor, vie
     """htmx: the changed alert (and the top bar's count, out of band); without JavaScript: back to the inbox."""
     if not web.is_htmx(request):
         return web.back_to(f"{web.PREFIX}/inbox")
+    await session.flush()  # the top bar's count is read back in this transaction
     return await web.page(
         request,
         "_alert_changed.html",

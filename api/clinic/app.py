@@ -3,6 +3,7 @@ and the headers every page carries (a strict Content-Security-Policy: no inline 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,7 +24,8 @@ CSP = (
 
 
 class PageHeaders:
-    """CSP on every answer of the dashboard; pages (not the vendored static files) are never cached."""
+    """CSP on every answer of the dashboard; pages (not the vendored static files) are never cached; the time
+    the page took to build as `Server-Timing: app;dur=<ms>` (what bench/clinic.py measures)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -33,11 +35,14 @@ class PageHeaders:
             await self.app(scope, receive, send)
             return
         is_static = scope["path"].startswith(f"{web.PREFIX}/static/")
+        started = time.perf_counter()
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.append((b"content-security-policy", CSP.encode()))
+                took = (time.perf_counter() - started) * 1000
+                headers.append((b"server-timing", f"app;dur={took:.1f}".encode()))
                 if not is_static:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
@@ -113,7 +118,7 @@ def _install_pages_for_errors(app: FastAPI) -> None:
         for problem in exc.errors():
             path = ".".join(str(p) for p in problem.get("loc", ())[1:]) or "request"
             value = problem.get("input")
-            shown = "" if isinstance(value, dict) or value is None else f" (got {str(value)[:60]!r})"
+            shown = "" if isinstance(value, dict) or value is None else f" (got {str(value)[:60]})"
             fields.append((path, f"{problem.get('msg', 'is not valid')}{shown}"))
         return _error_page(request, 422, "Some of what was sent is not valid.", fields)
 

@@ -44,10 +44,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def demo_server(folder: Path) -> Iterator[Server]:
-    """`make run` in miniature: migrate, load the demo, serve; stopped (and waited for) at the end."""
+def demo_server(folder: Path, database_url: str | None = None) -> Iterator[Server]:
+    """`make run` in miniature: migrate, load the demo, serve; stopped (and waited for) at the end.
+
+    `database_url`: an empty database to use (the PostgreSQL leg's); None: a SQLite file in `folder`.
+    """
     env = {**os.environ, "GLUCODIARY_DATA_DIR": str(folder), "GLUCODIARY_ENV": "development"}
     env.pop("GLUCODIARY_DB__URL", None)
+    if database_url:
+        env["GLUCODIARY_DB__URL"] = database_url
     for command in ("migrate", "demo"):
         subprocess.run([sys.executable, "-m", "core.cli", command], env=env, check=True, capture_output=True)
     port = free_port()

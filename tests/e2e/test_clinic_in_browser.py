@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.demo import people as demo
+from tests.conftest import BACKEND, create_database, drop_database
 from tests.e2e.clinic_server import AXE, CHROMIUM, NO_CHROMIUM, Server, demo_server, launch
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
@@ -28,9 +30,18 @@ BLINDED_WORDS = re.compile(r"\barms?\b|\bMSC\b|\bCTL\b|Mesenchymal|Insulin alone
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with demo_server(tmp_path_factory.mktemp("clinic-demo")) as running:
-        _report_severe_hypoglycemia(running.url)
-        yield running
+    """The demo on the leg's backend: a SQLite file, or a throwaway PostgreSQL database."""
+    # the helpers run their own event loop: a thread of their own keeps them clear of pytest-asyncio's
+    with ThreadPoolExecutor(1) as worker:
+        url = worker.submit(create_database, "clinic_e2e").result() if BACKEND == "postgres" else None
+    try:
+        with demo_server(tmp_path_factory.mktemp("clinic-demo"), url) as running:
+            _report_severe_hypoglycemia(running.url)
+            yield running
+    finally:
+        if url:
+            with ThreadPoolExecutor(1) as worker:
+                worker.submit(drop_database, url).result()
 
 
 def _report_severe_hypoglycemia(url: str) -> None:
