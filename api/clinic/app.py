@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import deps, errors
-from api.clinic import alerts, participants, pending, signin, web
+from api.clinic import alerts, participants, pending, signin, visits, web
 from core.errors import DomainError, NotAuthenticated, Throttled
 
 CSP = (
@@ -73,7 +73,7 @@ def create_clinic_app(parent: FastAPI) -> FastAPI:
     errors.install(app)  # the database-down answers; the HTML ones below replace the JSON ones for pages
     _install_pages_for_errors(app)
     app.mount("/static", StaticFiles(directory=str(web.STATIC_DIR)), name="static")
-    for module in (signin, alerts, participants, pending):
+    for module in (signin, alerts, participants, visits, pending):
         app.include_router(module.router)
     app.add_middleware(PageHeaders)
     return app

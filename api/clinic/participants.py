@@ -19,6 +19,7 @@ from core.diary import service as diary_service
 from core.models.alerts import AlertCategory
 from core.rules import lifecycle
 from core.studies import enrolment
+from core.visits import service as visit_service
 
 router = APIRouter()
 
@@ -70,7 +71,8 @@ async def participant(
     days: Annotated[Literal["14", "30", "90"], Query()] = "14",
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    """Chart of the last 14/30/90 days against the protocol's ranges, dose reviews, the diary (newest first)."""
+    """Chart of the last 14/30/90 days against the protocol's ranges, dose reviews, visits with their results,
+    the diary (newest first)."""
     view = await enrolment.participant_view(session=session, actor=actor, participant=participant)
     chart = await chart_service.chart(session=session, participant=participant, days=int(days))
     diary = await diary_service.list_entries(
@@ -97,6 +99,7 @@ async def participant(
             "next_cursor": diary.next_cursor,
             "cursor": cursor,
             "reviews": reviews.items,
+            "visits": await visit_service.visits_of(session=session, participant_id=participant.id),
             "decisions": web.DECISIONS,
         },
         session=session,

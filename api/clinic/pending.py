@@ -1,5 +1,5 @@
-"""The visit calendar and the reports pages: they exist and say what is not available yet (the visit and report
-services land in their own issues; these pages will call core.visits and core.reports then)."""
+"""The reports page: it exists and says reports are not available yet (the reports service lands in its own
+issue; this page will call core.reports then)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,6 @@ from api.clinic import web
 from api.deps import SessionDep
 
 router = APIRouter()
-
-
-@router.get("/visits", name="clinicVisits", response_class=HTMLResponse)
-async def visits(request: Request, session: SessionDep, actor: web.VisitActor) -> Response:
-    return await web.page(
-        request,
-        "pending.html",
-        {"active": "visits", "title": "Visit calendar", "message": "Visits are not planned yet."},
-        session=session,
-        actor=actor,
-    )
 
 
 @router.get("/reports", name="clinicReports", response_class=HTMLResponse)

@@ -52,7 +52,7 @@ CSRF_HEADER = "x-csrf-token"
 
 INBOX_ROLES = (Role.clinician, Role.coordinator)
 STAFF_ROLES = (Role.clinician, Role.coordinator, Role.statistician, Role.admin)
-VISIT_ROLES = (Role.coordinator, Role.admin)
+VISIT_ROLES = (Role.coordinator, Role.clinician)  # as the JSON API's visit routes
 REPORT_ROLES = (Role.statistician, Role.coordinator, Role.admin)
 CLINIC_ROLES = frozenset(STAFF_ROLES)
 

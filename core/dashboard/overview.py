@@ -170,3 +170,11 @@ async def open_alert_kinds(*, session: AsyncSession, actor: Actor) -> list[str]:
         .order_by(col(Alert.kind))
     )
     return list(result.scalars())
+
+
+async def studies_in_scope(*, session: AsyncSession, actor: Actor) -> list[tuple[uuid.UUID, str]]:
+    """The studies where the actor holds an assignment (admin: all), by code (the visit calendar's studies)."""
+    rows = await session.execute(
+        select(Study.id, Study.code).where(access.study_scope(actor)).order_by(col(Study.code))
+    )
+    return [(study_id, code) for study_id, code in rows.all()]

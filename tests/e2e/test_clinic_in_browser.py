@@ -173,6 +173,13 @@ def test_a_coordinator_sees_no_clinician_action(chromium: Any, server: Server, t
         page.locator("article.alert a[href*='/participants/']").first.click()
         page.wait_for_selector("#glucose-chart")
         assert page.get_by_role("button", name="Record decision").count() == 0
+        # the coordinator's own job: the visit calendar, where a due visit can be completed or marked missed
+        page.get_by_role("link", name="Visit calendar").click()
+        assert page.locator("article.visit").count() > 0, "the demo's visits are not on the calendar"
+        due = page.locator("article.visit-due, article.visit-overdue").first
+        due.get_by_label("Why missed").fill("Family on holiday; rebooked for next week.")
+        due.get_by_role("button", name="Mark missed").click()
+        expect(page.locator("article.visit-missed").first).to_contain_text("Family on holiday")
 
 
 @pytest.mark.parametrize("login", [demo.CLINICIAN, demo.COORDINATOR], ids=["clinician", "coordinator"])

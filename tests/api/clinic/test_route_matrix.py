@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -16,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import Mount
 
 from api.main import create_app
+from core import clock
 from core.audit import AuditContext
 from core.dashboard import sessions
 from core.models.people import Role, User
 from core.models.study import Participant
+from core.models.visits import Visit
 from tests import factories
 from tests.api.clinic.helpers import csrf_of, signed_in
 from tests.api.test_route_matrix import build_world
@@ -71,6 +74,32 @@ async def _entry(ctx: Ctx) -> dict[str, Any]:
     return {"entry_id": body["id"]}
 
 
+async def _visit(ctx: Ctx) -> dict[str, Any]:
+    today = clock.now().date()
+    visit = Visit(
+        participant_id=ctx.target.id,
+        study_id=ctx.target.study_id,
+        label="M1",
+        month=1,
+        target_date=today - timedelta(days=2),
+        window_start=today - timedelta(days=9),
+        window_end=today + timedelta(days=5),
+        protocol_version=1,
+    )
+    ctx.session.add(visit)
+    await ctx.session.flush()
+    return {"visit_id": str(visit.id)}
+
+
+async def _completion(ctx: Ctx) -> dict[str, Any]:
+    made = await _visit(ctx)
+    return {**made, "data": {"completed_on": clock.now().date().isoformat(), "hba1c_percent": "7.1"}}
+
+
+async def _missed(ctx: Ctx) -> dict[str, Any]:
+    return {**await _visit(ctx), "data": {"reason": "Did not come; phoned, rebooking."}}
+
+
 async def _own_credentials(ctx: Ctx) -> dict[str, Any]:
     email = ctx.user.email if ctx.user else "nobody@example.org"
     return {"data": {"email": email, "password": factories.DEFAULT_PASSWORD}, "sign_in_form": True}
@@ -93,7 +122,9 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/participants"): Row(ok=STAFF),
     ("GET", "/participants/{participant_id}"): Row(ok=STAFF),
     ("GET", "/participants/{participant_id}/entries/{entry_id}"): Row(ok=STAFF, build=_entry),
-    ("GET", "/visits"): Row(ok={"coordinator", "admin"}),
+    ("GET", "/visits"): Row(ok={"coordinator", "clinician"}),
+    ("POST", "/visits/{visit_id}/complete"): Row(ok={"coordinator", "clinician"}, build=_completion),
+    ("POST", "/visits/{visit_id}/missed"): Row(ok={"coordinator", "clinician"}, build=_missed),
     ("GET", "/reports"): Row(ok={"statistician", "coordinator", "admin"}),
 }
 
@@ -198,7 +229,9 @@ async def test_clinic_route_answers_each_role(
             assert location.startswith("/clinic/sign-in"), f"{label}: redirected to {location}"
     check_page_hygiene(answer, role, label)
 
-    if "{participant_id}" in key[1] and role in SCOPE_LIMITED and expected == 200:
+    # a participant's page, or an alert or visit made for the participant: out of scope it is a 404
+    scoped = any(name in key[1] for name in ("{participant_id}", "{alert_id}", "{visit_id}"))
+    if scoped and role in SCOPE_LIMITED and expected == 200:
         await session.refresh(world.stranger)
         outside = Ctx(session=session, api=client, target=world.stranger, user=user)
         answer = await _call(key, outside, browser, csrf)
