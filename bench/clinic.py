@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,15 +25,11 @@ from pathlib import Path
 
 import httpx
 
+from bench.openloop import percentile
 from bench.procs import free_port
 from core.demo import people as demo
 
 STATIC = ("htmx.min.js", "uPlot.iife.min.js", "uPlot.min.css")
-
-
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def _sign_in(client: httpx.AsyncClient) -> None:
@@ -115,12 +110,12 @@ async def _load(url: str, path: str, rate: float, seconds: float, cookies: httpx
     )
     if server_ms:
         print(
-            f"server time ms: p50 {statistics.median(server_ms):.1f}  p95 {_quantile(server_ms, 0.95):.1f}  "
-            f"p99 {_quantile(server_ms, 0.99):.1f}  max {max(server_ms):.1f}"
+            f"server time ms: p50 {percentile(server_ms, 50):.1f}  p95 {percentile(server_ms, 95):.1f}  "
+            f"p99 {percentile(server_ms, 99):.1f}  max {max(server_ms):.1f}"
         )
         print(
-            f"client time ms (adds HTTP on 127.0.0.1): p50 {statistics.median(client_ms):.1f}  "
-            f"p99 {_quantile(client_ms, 0.99):.1f}"
+            f"client time ms (adds HTTP on 127.0.0.1): p50 {percentile(client_ms, 50):.1f}  "
+            f"p99 {percentile(client_ms, 99):.1f}"
         )
         print(f"page weight (HTML with its chart data, uncompressed): {max(sizes) / 1024:.1f} kB")
     print(
