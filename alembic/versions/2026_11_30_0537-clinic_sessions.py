@@ -3,8 +3,8 @@
 The clinic dashboard signs staff in with a server-side session: the browser holds a random id in an HttpOnly
 cookie, this table its SHA-256, the CSRF token of its forms, and when it ends (idle, absolute, revoked).
 
-Revision ID: 0012_clinic_sessions
-Revises: 0011_episodes
+Revision ID: 0013_clinic_sessions
+Revises: 0012_delivery
 Create Date: 2026-11-30 04:26:00
 """
 
@@ -15,8 +15,8 @@ import sqlmodel
 from alembic import op
 import core.db
 
-revision: str = '0012_clinic_sessions'
-down_revision: str | Sequence[str] | None = '0011_episodes'
+revision: str = '0013_clinic_sessions'
+down_revision: str | Sequence[str] | None = '0012_delivery'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
