@@ -21,6 +21,7 @@ from core.models.study import (
     Study,
 )
 from core.protocol import DEFAULT_PROTOCOL, ProtocolSettings
+from tests.urls import API
 
 _counter = itertools.count(1)
 DEFAULT_PASSWORD = "Quiet-Meadow-Lantern-73"
@@ -209,4 +210,4 @@ def entry_body(kind: str = "glucose", **overrides: Any) -> dict[str, Any]:
 
 
 def entries_path(participant: Participant, *rest: str) -> str:
-    return "/".join([f"/api/v1/participants/{participant.id}/entries", *rest])
+    return "/".join([f"{API}/participants/{participant.id}/entries", *rest])

@@ -24,8 +24,9 @@ from tests.factories import (
     entry_body,
     participant_user,
 )
+from tests.urls import API
 
-ALERTS = "/api/v1/alerts"
+ALERTS = f"{API}/alerts"
 ARM_KEYS = {"arm", "arm_id", "arm_code", "arms"}
 
 

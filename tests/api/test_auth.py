@@ -16,9 +16,10 @@ from core.models.people import Role
 from core.models.study import GuardianLink
 from tests import factories
 from tests.factories import DEFAULT_PASSWORD
+from tests.urls import API
 
-TOKEN = "/api/v1/auth/token"
-REFRESH = "/api/v1/auth/refresh"
+TOKEN = f"{API}/auth/token"
+REFRESH = f"{API}/auth/refresh"
 NEW_PASSWORD = "Copper-Walrus-Tangerine-58"
 
 
@@ -44,7 +45,7 @@ async def test_login_gives_a_token_pair_that_opens_me(
     body = answer.json()
     assert body["token_type"] == "bearer" and body["expires_in"] == 15 * 60
     assert body["refresh_token"] and body["access_token"] != body["refresh_token"]
-    me = await client.get("/api/v1/me", headers=bearer(body["access_token"]))
+    me = await client.get(f"{API}/me", headers=bearer(body["access_token"]))
     assert me.json() == {
         "id": str(user.id),
         "email": "nurse@example.org",
@@ -131,9 +132,9 @@ async def test_logout_ends_access_and_refresh_tokens(
     await factories.create_user(session, email="bye@example.org")
     pair = (await login(client, "bye@example.org")).json()
     other_device = (await login(client, "bye@example.org")).json()
-    assert (await client.post("/api/v1/auth/logout", headers=bearer(pair["access_token"]))).status_code == 204
-    assert (await client.get("/api/v1/me", headers=bearer(pair["access_token"]))).status_code == 401
-    assert (await client.get("/api/v1/me", headers=bearer(other_device["access_token"]))).status_code == 401
+    assert (await client.post(f"{API}/auth/logout", headers=bearer(pair["access_token"]))).status_code == 204
+    assert (await client.get(f"{API}/me", headers=bearer(pair["access_token"]))).status_code == 401
+    assert (await client.get(f"{API}/me", headers=bearer(other_device["access_token"]))).status_code == 401
     for refresh in (pair["refresh_token"], other_device["refresh_token"]):
         assert (await client.post(REFRESH, json={"refresh_token": refresh})).status_code == 401
     assert (await login(client, "bye@example.org")).status_code == 200  # signing in again works
@@ -145,24 +146,24 @@ async def test_password_change_revokes_everything_and_the_new_password_works(
     await factories.create_user(session, email="change@example.org")
     pair = (await login(client, "change@example.org")).json()
     weak = await client.post(
-        "/api/v1/me/password",
+        f"{API}/me/password",
         json={"current_password": DEFAULT_PASSWORD, "new_password": "password1234"},
         headers=bearer(pair["access_token"]),
     )
     assert weak.status_code == 422 and weak.json()["fields"][0]["path"] == "new_password"
     wrong = await client.post(
-        "/api/v1/me/password",
+        f"{API}/me/password",
         json={"current_password": "Wrong-Password-0000", "new_password": NEW_PASSWORD},
         headers=bearer(pair["access_token"]),
     )
     assert wrong.status_code == 403
     changed = await client.post(
-        "/api/v1/me/password",
+        f"{API}/me/password",
         json={"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
         headers=bearer(pair["access_token"]),
     )
     assert changed.status_code == 204, changed.text
-    assert (await client.get("/api/v1/me", headers=bearer(pair["access_token"]))).status_code == 401
+    assert (await client.get(f"{API}/me", headers=bearer(pair["access_token"]))).status_code == 401
     assert (await client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})).status_code == 401
     assert (await login(client, "change@example.org")).status_code == 401
     assert (await login(client, "change@example.org", NEW_PASSWORD)).status_code == 200
@@ -180,13 +181,13 @@ async def test_me_lists_the_participants_a_login_may_log_for(
     teen = await factories.create_participant(session, study, subject_code="T-01")
     await session.flush()
 
-    mine = (await client.get("/api/v1/me", headers=factories.auth_headers(parent))).json()
+    mine = (await client.get(f"{API}/me", headers=factories.auth_headers(parent))).json()
     assert [(p["subject_code"], p["relationship"]) for p in mine["participants"]] == [
         ("K-01", "father"),
         ("K-02", "father"),
     ]
     own = await client.get(
-        "/api/v1/me", headers=factories.auth_headers(await factories.participant_user(session, teen))
+        f"{API}/me", headers=factories.auth_headers(await factories.participant_user(session, teen))
     )
     assert own.json()["participants"] == [
         {"id": str(teen.id), "subject_code": "T-01", "relationship": "self"}
@@ -210,7 +211,7 @@ async def test_two_concurrent_refreshes_of_one_token_one_wins_and_its_tokens_kee
     assert sorted(a.status_code for a in answers) == [200, 401]
     winner = next(a for a in answers if a.status_code == 200).json()
     assert (
-        await committing_client.get("/api/v1/me", headers=bearer(winner["access_token"]))
+        await committing_client.get(f"{API}/me", headers=bearer(winner["access_token"]))
     ).status_code == 200
     again = await committing_client.post(REFRESH, json={"refresh_token": winner["refresh_token"]})
     assert again.status_code == 200, again.text

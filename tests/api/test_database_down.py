@@ -13,6 +13,7 @@ from api.deps import SessionDep
 from api.main import create_app
 from core.db import build_engine, database
 from tests.conftest import BACKEND
+from tests.urls import API
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="needs a database server to take away")
 
@@ -62,7 +63,7 @@ async def relay_client(database_url: str) -> AsyncIterator[tuple[TcpRelay, httpx
     database.use(relayed)
     app = create_app()
 
-    @app.get("/api/v1/_db")
+    @app.get(f"{API}/_db")
     async def db_probe(session: SessionDep) -> dict[str, int]:
         return {"one": (await session.execute(text("SELECT 1"))).scalar_one()}
 
@@ -79,19 +80,19 @@ async def relay_client(database_url: str) -> AsyncIterator[tuple[TcpRelay, httpx
 async def test_database_down_then_back(relay_client: tuple[TcpRelay, httpx.AsyncClient]) -> None:
     relay, client = relay_client
     assert (await client.get("/ready")).status_code == 200
-    assert (await client.get("/api/v1/_db")).json() == {"one": 1}
+    assert (await client.get(f"{API}/_db")).json() == {"one": 1}
 
     await relay.stop()
     ready = await client.get("/ready")
     assert ready.status_code == 503 and ready.json()["error"] == "service_unavailable"
-    request = await client.get("/api/v1/_db")
+    request = await client.get(f"{API}/_db")
     assert request.status_code == 503
     assert request.json()["error"] == "service_unavailable" and "retry" in request.json()["detail"].lower()
 
     await relay.start()  # same port: the database is back
     for _ in range(20):
-        if (await client.get("/api/v1/_db")).status_code == 200:
+        if (await client.get(f"{API}/_db")).status_code == 200:
             break
         await asyncio.sleep(0.1)
-    assert (await client.get("/api/v1/_db")).json() == {"one": 1}
+    assert (await client.get(f"{API}/_db")).json() == {"one": 1}
     assert (await client.get("/ready")).status_code == 200

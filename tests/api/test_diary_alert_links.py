@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models.people import Role
 from tests import factories as f
 from tests.factories import entries_path, entry_body
+from tests.urls import API
 
 
 async def _review(client: httpx.AsyncClient, clinician: dict[str, str]) -> dict[str, Any]:
-    listed = (await client.get("/api/v1/alerts", headers=clinician)).json()["items"]
+    listed = (await client.get(f"{API}/alerts", headers=clinician)).json()["items"]
     [review] = [a for a in listed if a["kind"].startswith("dose_review")]
     return review
 
@@ -53,7 +54,7 @@ async def test_evidence_entries_are_linked_at_their_version_and_name_the_alert(
         assert response.status_code == 201, response.text
         if body is readings[1]:
             feed_before = (
-                await client.get(f"/api/v1/participants/{participant.id}/changes", headers=phone)
+                await client.get(f"{API}/participants/{participant.id}/changes", headers=phone)
             ).json()
     review = await _review(client, clinician)
     assert review["kind"] == "dose_review_basal_increase"
@@ -61,7 +62,7 @@ async def test_evidence_entries_are_linked_at_their_version_and_name_the_alert(
     # phones learn that the earlier readings now name the alert: they come again in the changes feed
     assert feed_before is not None
     later = await client.get(
-        f"/api/v1/participants/{participant.id}/changes",
+        f"{API}/participants/{participant.id}/changes",
         params={"since": feed_before["cursor"]},
         headers=phone,
     )

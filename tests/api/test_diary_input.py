@@ -15,6 +15,7 @@ from core.models.diary import DiaryEntry, GlucoseReading
 from core.protocol import DEFAULT_PROTOCOL, with_overrides
 from tests import factories as f
 from tests.factories import entries_path, entry_body
+from tests.urls import API
 
 
 async def _phone(session: AsyncSession, **study: Any) -> tuple[Any, dict[str, str]]:
@@ -259,7 +260,7 @@ async def test_zero_units_and_insulin_status_are_recorded(
     assert batch.json()["results"][0]["status"] == "created"
     listed = await client.get(entries_path(participant), params={"kind": "insulin_status"}, headers=headers)
     assert [e["status"] for e in listed.json()["items"]] == ["resumed", "discontinued"]
-    feed = await client.get(f"/api/v1/participants/{participant.id}/changes", headers=headers)
+    feed = await client.get(f"{API}/participants/{participant.id}/changes", headers=headers)
     assert {c["entry"]["kind"] for c in feed.json()["changes"]} == {"insulin", "insulin_status"}
     bad = entry_body("insulin_status", status="paused")
     assert "status" in _fields(await client.post(entries_path(participant), json=bad, headers=headers))

@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models.people import Role
 from tests import factories as f
 from tests.factories import entries_path, entry_body
+from tests.urls import API
 
-ALERTS = "/api/v1/alerts"
+ALERTS = f"{API}/alerts"
 
 
 async def _world(session: AsyncSession) -> dict[str, Any]:
@@ -62,9 +63,7 @@ async def test_a_fasting_reading_sent_before_its_meal_is_judged_again_as_a_new_v
     # 12:00 "fasting" 120 mg/dL, no meal known: a fasting value above 110
     reading = await _post(client, w, _reading("2026-03-02T12:00:00+01:00", 120, "fasting"))
     assert reading["flags"] == ["fasting_above_range"] and reading["version"] == 1
-    feed = (
-        await client.get(f"/api/v1/participants/{w['participant'].id}/changes", headers=w["phone"])
-    ).json()
+    feed = (await client.get(f"{API}/participants/{w['participant'].id}/changes", headers=w["phone"])).json()
     # breakfast at 09:00 arrives later: 3 h before the reading, inside the 8 h, so not a fasting value
     await _post(client, w, _meal("2026-03-02T09:00:00+01:00"))
     now = await _get(client, w, reading["id"])
@@ -78,7 +77,7 @@ async def test_a_fasting_reading_sent_before_its_meal_is_judged_again_as_a_new_v
     # a phone pulling the feed from where it was sees the reading again, after the meal
     later = (
         await client.get(
-            f"/api/v1/participants/{w['participant'].id}/changes",
+            f"{API}/participants/{w['participant'].id}/changes",
             params={"since": feed["cursor"]},
             headers=w["phone"],
         )

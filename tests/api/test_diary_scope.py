@@ -13,10 +13,11 @@ from core.diary import service as diary_service
 from core.models.people import Role
 from tests import factories as f
 from tests.factories import entry_body
+from tests.urls import API
 
 
 def _calls(participant_id: uuid.UUID, entry_id: str) -> list[tuple[str, str, dict[str, Any]]]:
-    base = f"/api/v1/participants/{participant_id}"
+    base = f"{API}/participants/{participant_id}"
     entry = f"{base}/entries/{entry_id}"
     return [
         ("POST", f"{base}/entries", {"json": entry_body()}),

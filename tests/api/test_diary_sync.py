@@ -18,6 +18,7 @@ from core.models.people import Role
 from core.models.study import Participant
 from tests import factories as f
 from tests.factories import entries_path, entry_body
+from tests.urls import API
 
 
 async def _committed_participant() -> tuple[Participant, dict[str, str]]:
@@ -144,7 +145,7 @@ async def test_a_phone_pulling_changes_converges_with_the_server(
     theirs = f.auth_headers(guardian)
     staff = f.auth_headers(coordinator)
     base = entries_path(participant)
-    feed = f"/api/v1/participants/{participant.id}/changes"
+    feed = f"{API}/participants/{participant.id}/changes"
     phone: dict[str, dict] = {}
 
     # the meal comes after the 07:30 reading, so it never bears on how the reading is judged (its version
@@ -257,7 +258,7 @@ async def test_reads_through_the_real_sessions_see_every_committed_write(
     assert one.status_code == 200 and one.json()["value"] == 91 and one.headers["ETag"].endswith('-v2"')
     listed = (await committing_client.get(base, headers=headers)).json()["items"]
     assert sorted(e["value"] for e in listed) == [91, 95]
-    feed = await committing_client.get(f"/api/v1/participants/{participant.id}/changes", headers=headers)
+    feed = await committing_client.get(f"{API}/participants/{participant.id}/changes", headers=headers)
     assert sorted(c["entry"]["value"] for c in feed.json()["changes"]) == [91, 95]
     history = await committing_client.get(f"{base}/{first.json()['id']}/history", headers=headers)
     assert [v["entry"]["value"] for v in history.json()["items"]] == [90, 91]

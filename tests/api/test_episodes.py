@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models.people import Role
 from tests import factories as f
 from tests.factories import entries_path, entry_body
+from tests.urls import API
 
 
 def glucose(at: str, value: float, unit: str = "mg/dL") -> dict:
@@ -22,7 +23,7 @@ async def _setup(session: AsyncSession):  # type: ignore[no-untyped-def]
 
 
 def episodes_path(participant) -> str:  # type: ignore[no-untyped-def]
-    return f"/api/v1/participants/{participant.id}/episodes"
+    return f"{API}/participants/{participant.id}/episodes"
 
 
 async def test_readings_and_an_event_make_one_documented_episode_then_edits_and_voids_move_it(
@@ -143,7 +144,7 @@ async def test_a_new_protocol_version_re_judges_the_episodes(
     assert (await client.get(episodes_path(participant), headers=staff)).json()["items"] == []
     admin = await f.create_user(session, role=Role.admin)
     moved = await client.post(
-        f"/api/v1/studies/{study.id}/protocol/versions",
+        f"{API}/studies/{study.id}/protocol/versions",
         json={"protocol": {"glucose": {"mg_dl": {"hypo_level1": 72}}}},
         headers=f.auth_headers(admin),
     )

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from api.deps import SessionDep
+from tests.urls import API
 
 
 async def test_health_answers_ok(client: httpx.AsyncClient) -> None:
@@ -21,7 +22,7 @@ async def test_ready_when_database_is_migrated(client: httpx.AsyncClient) -> Non
 
 
 async def test_unknown_path_has_the_error_shape(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/v1/no-such-thing")
+    response = await client.get(f"{API}/no-such-thing")
     assert response.status_code == 404
     assert response.json() == {"error": "not_found", "detail": "Nothing is at /api/v1/no-such-thing."}
 
@@ -40,22 +41,22 @@ def _echo_route(app: FastAPI) -> None:
         value: float = Field(ge=10, le=600)
         unit: str
 
-    @app.post("/api/v1/_echo")
+    @app.post(f"{API}/_echo")
     async def echo(reading: Reading) -> Reading:
         return reading
 
-    @app.get("/api/v1/_boom")
+    @app.get(f"{API}/_boom")
     async def boom() -> None:
         raise RuntimeError("secret internal detail")
 
-    @app.get("/api/v1/_db")
+    @app.get(f"{API}/_db")
     async def db_probe(session: SessionDep) -> dict[str, int]:
         return {"one": (await session.execute(text("SELECT 1"))).scalar_one()}
 
 
 async def test_validation_error_names_field_value_and_rule(app: FastAPI, client: httpx.AsyncClient) -> None:
     _echo_route(app)
-    response = await client.post("/api/v1/_echo", json={"value": 700, "unit": "mg/dL", "colour": "red"})
+    response = await client.post(f"{API}/_echo", json={"value": 700, "unit": "mg/dL", "colour": "red"})
     assert response.status_code == 422
     body = response.json()
     assert body["error"] == "invalid_input"
@@ -67,7 +68,7 @@ async def test_validation_error_names_field_value_and_rule(app: FastAPI, client:
 async def test_malformed_json_is_a_400_not_a_500(app: FastAPI, client: httpx.AsyncClient) -> None:
     _echo_route(app)
     response = await client.post(
-        "/api/v1/_echo", content=b'{"value": 12,', headers={"content-type": "application/json"}
+        f"{API}/_echo", content=b'{"value": 12,', headers={"content-type": "application/json"}
     )
     assert response.status_code == 400
     assert response.json()["error"] == "malformed_json"
@@ -75,7 +76,7 @@ async def test_malformed_json_is_a_400_not_a_500(app: FastAPI, client: httpx.Asy
 
 async def test_wrong_content_type_is_a_4xx(app: FastAPI, client: httpx.AsyncClient) -> None:
     _echo_route(app)
-    response = await client.post("/api/v1/_echo", content=b"value=12", headers={"content-type": "text/plain"})
+    response = await client.post(f"{API}/_echo", content=b"value=12", headers={"content-type": "text/plain"})
     assert 400 <= response.status_code < 500
     assert "error" in response.json()
 
@@ -83,7 +84,7 @@ async def test_wrong_content_type_is_a_4xx(app: FastAPI, client: httpx.AsyncClie
 async def test_body_over_one_mebibyte_is_refused(app: FastAPI, client: httpx.AsyncClient) -> None:
     _echo_route(app)
     big = b'{"value": 12, "unit": "' + b"x" * (1024 * 1024) + b'"}'
-    response = await client.post("/api/v1/_echo", content=big, headers={"content-type": "application/json"})
+    response = await client.post(f"{API}/_echo", content=big, headers={"content-type": "application/json"})
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
 
@@ -98,7 +99,7 @@ async def test_chunked_body_over_the_limit_is_refused(app: FastAPI, client: http
         yield b'"}'
 
     response = await client.post(
-        "/api/v1/_echo", content=chunks(), headers={"content-type": "application/json"}
+        f"{API}/_echo", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
 
@@ -107,7 +108,7 @@ async def test_unexpected_error_is_a_500_without_traceback(app: FastAPI) -> None
     _echo_route(app)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        response = await client.get("/api/v1/_boom")
+        response = await client.get(f"{API}/_boom")
     assert response.status_code == 500
     body = response.json()
     assert body["error"] == "internal_error"
@@ -130,20 +131,20 @@ async def test_a_sqlite_outage_is_a_503_and_a_refused_statement_a_500(
 
     from sqlalchemy.exc import OperationalError
 
-    @app.get("/api/v1/_sqlite")
+    @app.get(f"{API}/_sqlite")
     async def sqlite_fails() -> None:
         raise OperationalError("SELECT 1", {}, sqlite3.OperationalError(message))
 
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        response = await client.get("/api/v1/_sqlite")
+        response = await client.get(f"{API}/_sqlite")
     assert (response.status_code, response.json()["error"]) == (status, error)
     if status == 500:
         assert response.headers["x-request-id"] in response.json()["detail"]
 
 
 async def test_security_headers_and_request_id(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/v1/anything", headers={"X-Request-ID": "phone-req-12345"})
+    response = await client.get(f"{API}/anything", headers={"X-Request-ID": "phone-req-12345"})
     headers = response.headers
     assert headers["x-request-id"] == "phone-req-12345"
     assert headers["x-content-type-options"] == "nosniff"
@@ -197,5 +198,5 @@ async def test_cors_allows_only_listed_origins(monkeypatch: pytest.MonkeyPatch) 
 
 async def test_database_route_commits_through_session(app: FastAPI, client: httpx.AsyncClient) -> None:
     _echo_route(app)
-    response = await client.get("/api/v1/_db")
+    response = await client.get(f"{API}/_db")
     assert response.json() == {"one": 1}

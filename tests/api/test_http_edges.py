@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from core.models.diary import DiaryEntry
 from tests import factories
 from tests.factories import entries_path, entry_body
+from tests.urls import API
 
 
 async def _participant(session: AsyncSession) -> tuple[Any, dict[str, str]]:
@@ -45,7 +46,7 @@ async def test_a_json_body_under_another_content_type_is_a_415_and_not_stored(
 
 
 async def test_a_form_body_on_a_json_route_says_json_is_expected(client: httpx.AsyncClient) -> None:
-    answer = await client.post("/api/v1/auth/refresh", data={"refresh_token": "abc"})
+    answer = await client.post(f"{API}/auth/refresh", data={"refresh_token": "abc"})
     assert answer.status_code == 415
     assert "takes JSON" in answer.json()["detail"]
 
@@ -66,7 +67,7 @@ async def test_json_media_types_are_accepted(
 async def test_the_login_form_still_takes_a_form(session: AsyncSession, client: httpx.AsyncClient) -> None:
     await factories.create_user(session, email="form@example.org")
     form = {"username": "form@example.org", "password": factories.DEFAULT_PASSWORD}
-    assert (await client.post("/api/v1/auth/token", data=form)).status_code == 200
+    assert (await client.post(f"{API}/auth/token", data=form)).status_code == 200
 
 
 async def test_a_bodyless_post_needs_no_content_type(
@@ -74,7 +75,7 @@ async def test_a_bodyless_post_needs_no_content_type(
 ) -> None:
     # POST /auth/logout takes no body: a client that sends none declares no type, and is answered
     user = await factories.create_user(session)
-    answer = await client.post("/api/v1/auth/logout", headers=factories.auth_headers(user))
+    answer = await client.post(f"{API}/auth/logout", headers=factories.auth_headers(user))
     assert answer.status_code == 204, answer.text
 
 
@@ -117,10 +118,10 @@ class Thing(BaseModel):
 
 
 def test_a_route_added_later_is_documented_too(app: FastAPI) -> None:
-    @app.post("/api/v1/_later", operation_id="addLater")
+    @app.post(f"{API}/_later", operation_id="addLater")
     async def later(body: Thing) -> Thing:
         return body
 
     app.openapi_schema = None
-    operation = app.openapi()["paths"]["/api/v1/_later"]["post"]
+    operation = app.openapi()["paths"][f"{API}/_later"]["post"]
     assert {"400", "415"} <= set(operation["responses"])

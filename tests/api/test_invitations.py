@@ -12,6 +12,7 @@ from core import clock
 from core.models.auth import AuditEvent, Invitation
 from core.models.people import Role
 from tests import factories
+from tests.urls import API
 
 STRONG = "Copper-Walrus-Tangerine-58"
 
@@ -20,13 +21,13 @@ async def invite(
     client: httpx.AsyncClient, coordinator_headers: dict[str, str], participant_id: object, **body: str
 ) -> httpx.Response:
     return await client.post(
-        f"/api/v1/participants/{participant_id}/invitations", json=body, headers=coordinator_headers
+        f"{API}/participants/{participant_id}/invitations", json=body, headers=coordinator_headers
     )
 
 
 async def redeem(client: httpx.AsyncClient, code: str, email: str, password: str = STRONG) -> httpx.Response:
     return await client.post(
-        "/api/v1/invitations/redeem", json={"code": code, "email": email, "password": password}
+        f"{API}/invitations/redeem", json={"code": code, "email": email, "password": password}
     )
 
 
@@ -47,8 +48,8 @@ async def test_participant_redeems_once_and_then_signs_in(
     assert first.json()["role"] == "participant"
     assert (await redeem(client, code, "copy@example.org")).status_code == 409  # single use
 
-    token = await client.post("/api/v1/auth/token", data={"username": "teen@example.org", "password": STRONG})
-    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    token = await client.post(f"{API}/auth/token", data={"username": "teen@example.org", "password": STRONG})
+    me = await client.get(f"{API}/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
     assert me.json()["participants"] == [{"id": str(teen.id), "subject_code": "T-15", "relationship": "self"}]
     # a second login for the same participant cannot be invited
     assert (await invite(client, coordinator, teen.id, role="participant")).status_code == 409
@@ -81,8 +82,8 @@ async def test_guardian_of_two_children_keeps_one_login(
     linked = await redeem(client, second, "mum@example.org")
     assert linked.status_code == 201 and linked.json()["user_id"] == made.json()["user_id"]
 
-    token = await client.post("/api/v1/auth/token", data={"username": "mum@example.org", "password": STRONG})
-    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    token = await client.post(f"{API}/auth/token", data={"username": "mum@example.org", "password": STRONG})
+    me = await client.get(f"{API}/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
     assert [(p["subject_code"], p["relationship"]) for p in me.json()["participants"]] == [
         ("C-1", "mother"),
         ("C-2", "mother"),

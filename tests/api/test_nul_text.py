@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models.people import Role
 from tests import factories
+from tests.urls import API
 
-API = "/api/v1"
+API = f"{API}"
 
 
 def _names_field(answer: httpx.Response, path: str) -> None:

@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from core.diary.kinds import MODEL_BY_KIND
+from tests.urls import API
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def test_headers_a_client_needs_are_documented(document: dict[str, Any]) -> None
     entry = document["paths"]["/api/v1/participants/{participant_id}/entries/{entry_id}"]
     assert "ETag" in entry["get"]["responses"]["200"]["headers"]
     assert "ETag" in entry["patch"]["responses"]["200"]["headers"]
-    login = document["paths"]["/api/v1/auth/token"]["post"]
+    login = document["paths"][f"{API}/auth/token"]["post"]
     assert "Retry-After" in login["responses"]["429"]["headers"]
     for path, operations in document["paths"].items():
         if path.startswith("/api/"):

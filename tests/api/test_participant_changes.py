@@ -9,6 +9,7 @@ from sqlmodel import select
 from core.models.auth import AuditEvent
 from core.models.people import Role
 from tests import factories
+from tests.urls import API
 
 
 async def test_status_moves_forward_only_and_is_audited(
@@ -17,7 +18,7 @@ async def test_status_moves_forward_only_and_is_audited(
     study = await factories.create_study(session)
     participant = await factories.create_participant(session, study)
     coordinator = factories.auth_headers(await factories.create_staff(session, study, Role.coordinator))
-    url = f"/api/v1/participants/{participant.id}"
+    url = f"{API}/participants/{participant.id}"
 
     no_reason = await client.patch(url, json={"status": "withdrawn"}, headers=coordinator)
     assert no_reason.status_code == 422 and no_reason.json()["fields"][0]["path"] == "reason"
@@ -46,7 +47,7 @@ async def test_time_zone_must_be_real(session: AsyncSession, client: httpx.Async
     study = await factories.create_study(session)
     participant = await factories.create_participant(session, study)
     coordinator = factories.auth_headers(await factories.create_staff(session, study, Role.coordinator))
-    url = f"/api/v1/participants/{participant.id}"
+    url = f"{API}/participants/{participant.id}"
     bad = await client.patch(
         url, json={"timezone": "Europe/Atlantis", "reason": "moved"}, headers=coordinator
     )
@@ -65,14 +66,14 @@ async def test_ending_a_guardian_link_ends_that_guardians_access(
     guardian = await factories.create_guardian(session, child, relationship="father")
     guardian_headers = factories.auth_headers(guardian)
     coordinator = factories.auth_headers(await factories.create_staff(session, study, Role.coordinator))
-    assert (await client.get(f"/api/v1/participants/{child.id}", headers=guardian_headers)).status_code == 200
+    assert (await client.get(f"{API}/participants/{child.id}", headers=guardian_headers)).status_code == 200
 
-    url = f"/api/v1/participants/{child.id}/guardians/{guardian.id}"
+    url = f"{API}/participants/{child.id}/guardians/{guardian.id}"
     assert (await client.delete(url, headers=coordinator)).status_code == 422  # a reason is required
     ended = await client.delete(url, params={"reason": "court order"}, headers=coordinator)
     assert ended.status_code == 204
-    assert (await client.get(f"/api/v1/participants/{child.id}", headers=guardian_headers)).status_code == 404
-    me = await client.get("/api/v1/me", headers=guardian_headers)
+    assert (await client.get(f"{API}/participants/{child.id}", headers=guardian_headers)).status_code == 404
+    me = await client.get(f"{API}/me", headers=guardian_headers)
     assert me.json()["participants"] == []
     assert (await client.delete(url, params={"reason": "again"}, headers=coordinator)).status_code == 404
     actions = (await session.execute(select(AuditEvent.action))).scalars().all()

@@ -24,6 +24,7 @@ from tests.api.route_rules import (
     Rule,
     World,
 )
+from tests.urls import API
 
 ARM_KEYS = {"arm", "arm_id", "arm_code", "arms"}
 
@@ -33,7 +34,7 @@ def _api_routes(app: FastAPI) -> set[tuple[str, str]]:
     # FastAPI >= 0.16x keeps included routers as branches of app.routes; iter_route_contexts flattens them
     for route in iter_route_contexts(app.routes):
         path, methods = route.path, route.methods
-        if path and path.startswith("/api/v1") and methods:
+        if path and path.startswith(f"{API}") and methods:
             found.update((method, path) for method in methods if method != "HEAD")
     return found
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models.people import Role
 from tests import factories
+from tests.urls import API
 
 
 def weight_entry() -> dict[str, Any]:
@@ -38,18 +39,18 @@ async def test_guardian_of_child_a_can_neither_read_nor_write_child_b(
     guardian_a = factories.auth_headers(await factories.create_guardian(session, child_a))
 
     own = await client.post(
-        f"/api/v1/participants/{child_a.id}/entries", json=weight_entry(), headers=guardian_a
+        f"{API}/participants/{child_a.id}/entries", json=weight_entry(), headers=guardian_a
     )
     assert own.status_code == 201, own.text
-    assert (await client.get(f"/api/v1/participants/{child_a.id}", headers=guardian_a)).status_code == 200
+    assert (await client.get(f"{API}/participants/{child_a.id}", headers=guardian_a)).status_code == 200
 
     for answer in (
-        await client.get(f"/api/v1/participants/{child_b.id}", headers=guardian_a),
-        await client.get(f"/api/v1/participants/{child_b.id}/entries", headers=guardian_a),
+        await client.get(f"{API}/participants/{child_b.id}", headers=guardian_a),
+        await client.get(f"{API}/participants/{child_b.id}/entries", headers=guardian_a),
         await client.post(
-            f"/api/v1/participants/{child_b.id}/entries", json=weight_entry(), headers=guardian_a
+            f"{API}/participants/{child_b.id}/entries", json=weight_entry(), headers=guardian_a
         ),
-        await client.get(f"/api/v1/participants/{uuid.uuid4()}", headers=guardian_a),
+        await client.get(f"{API}/participants/{uuid.uuid4()}", headers=guardian_a),
     ):
         # out of scope answers exactly like a participant that does not exist
         assert answer.status_code == 404, answer.text
@@ -69,7 +70,7 @@ async def test_an_unlinked_guardian_link_stops_access(
     link = (await session.execute(select(GuardianLink))).scalar_one()
     link.active = False
     await session.flush()
-    answer = await client.get(f"/api/v1/participants/{child.id}", headers=factories.auth_headers(guardian))
+    answer = await client.get(f"{API}/participants/{child.id}", headers=factories.auth_headers(guardian))
     assert answer.status_code == 404
 
 
@@ -81,18 +82,16 @@ async def test_clinician_of_site_one_cannot_see_site_two(
     there = await factories.create_participant(session, study, site_code="S2", subject_code="S2-01")
     clinician = factories.auth_headers(await factories.create_staff(session, study, Role.clinician))
 
-    listing = await client.get(f"/api/v1/studies/{study.id}/participants", headers=clinician)
+    listing = await client.get(f"{API}/studies/{study.id}/participants", headers=clinician)
     assert [p["subject_code"] for p in listing.json()["items"]] == ["S1-01"]
-    assert (await client.get(f"/api/v1/participants/{here.id}", headers=clinician)).status_code == 200
-    assert (await client.get(f"/api/v1/participants/{there.id}", headers=clinician)).status_code == 404
-    assert (
-        await client.get(f"/api/v1/participants/{there.id}/entries", headers=clinician)
-    ).status_code == 404
+    assert (await client.get(f"{API}/participants/{here.id}", headers=clinician)).status_code == 200
+    assert (await client.get(f"{API}/participants/{there.id}", headers=clinician)).status_code == 404
+    assert (await client.get(f"{API}/participants/{there.id}/entries", headers=clinician)).status_code == 404
     # statistician: the whole study
     statistician = factories.auth_headers(
         await factories.create_staff(session, study, Role.statistician, site_codes=None)
     )
-    everyone = await client.get(f"/api/v1/studies/{study.id}/participants", headers=statistician)
+    everyone = await client.get(f"{API}/studies/{study.id}/participants", headers=statistician)
     assert [p["subject_code"] for p in everyone.json()["items"]] == ["S1-01", "S2-01"]
 
 
@@ -119,29 +118,29 @@ async def test_coordinator_of_a_blinded_study_never_sees_an_arm(
         "diagnosis_date": "2026-01-20",
     }
     answers = [
-        await client.post(f"/api/v1/studies/{study.id}/participants", json=enrolment, headers=coordinator),
-        await client.get(f"/api/v1/studies/{study.id}", headers=coordinator),
-        await client.get(f"/api/v1/studies/{study.id}/participants", headers=coordinator),
-        await client.get(f"/api/v1/participants/{participant.id}", headers=coordinator),
-        await client.get("/api/v1/me", headers=coordinator),
+        await client.post(f"{API}/studies/{study.id}/participants", json=enrolment, headers=coordinator),
+        await client.get(f"{API}/studies/{study.id}", headers=coordinator),
+        await client.get(f"{API}/studies/{study.id}/participants", headers=coordinator),
+        await client.get(f"{API}/participants/{participant.id}", headers=coordinator),
+        await client.get(f"{API}/me", headers=coordinator),
     ]
     for answer in answers:
         assert answer.is_success, answer.text
         assert arm_keys(answer.json()) == set(), f"{answer.request.url} shows {answer.json()}"
     # a bad arm code must not list the real ones either
     wrong = await client.post(
-        f"/api/v1/studies/{study.id}/participants",
+        f"{API}/studies/{study.id}/participants",
         json={**enrolment, "subject_code": "NEW-2", "arm_code": "Z"},
         headers=coordinator,
     )
     assert wrong.status_code == 422 and "'A'" not in wrong.text and "'B'" not in wrong.text
 
     # the statistician is unblinded
-    stat_view = (await client.get(f"/api/v1/participants/{participant.id}", headers=statistician)).json()
+    stat_view = (await client.get(f"{API}/participants/{participant.id}", headers=statistician)).json()
     assert stat_view["arm_code"] == "B"
-    stat_study = (await client.get(f"/api/v1/studies/{study.id}", headers=statistician)).json()
+    stat_study = (await client.get(f"{API}/studies/{study.id}", headers=statistician)).json()
     assert [a["code"] for a in stat_study["arms"]] == ["A", "B"]
-    listing = (await client.get(f"/api/v1/studies/{study.id}/participants", headers=statistician)).json()
+    listing = (await client.get(f"{API}/studies/{study.id}/participants", headers=statistician)).json()
     assert {p["subject_code"]: p["arm_code"] for p in listing["items"]} == {
         participant.subject_code: "B",
         "NEW-1": "A",
@@ -154,9 +153,9 @@ async def test_an_open_label_study_shows_arms_to_its_staff(
     study = await factories.create_study(session, blinded=False)
     participant = await factories.create_participant(session, study, arm_code="A")
     coordinator = factories.auth_headers(await factories.create_staff(session, study, Role.coordinator))
-    assert (await client.get(f"/api/v1/participants/{participant.id}", headers=coordinator)).json()[
+    assert (await client.get(f"{API}/participants/{participant.id}", headers=coordinator)).json()[
         "arm_code"
     ] == "A"
     # participants themselves are not staff: no allocation even when open label
     own = factories.auth_headers(await factories.participant_user(session, participant))
-    assert "arm_code" not in (await client.get(f"/api/v1/participants/{participant.id}", headers=own)).json()
+    assert "arm_code" not in (await client.get(f"{API}/participants/{participant.id}", headers=own)).json()

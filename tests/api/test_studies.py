@@ -13,6 +13,7 @@ from core.models.auth import AuditEvent
 from core.models.people import Role
 from core.models.study import Participant, ParticipantWeight, StaffAssignment
 from tests import factories
+from tests.urls import API
 
 STRONG = "Copper-Walrus-Tangerine-58"
 
@@ -57,7 +58,7 @@ async def test_admin_creates_a_study_with_protocol_overrides(
     session: AsyncSession, client: httpx.AsyncClient
 ) -> None:
     admin = await factories.create_user(session, role=Role.admin)
-    answer = await client.post("/api/v1/studies", json=study_body(), headers=factories.auth_headers(admin))
+    answer = await client.post(f"{API}/studies", json=study_body(), headers=factories.auth_headers(admin))
     assert answer.status_code == 201, answer.text
     study = answer.json()
     assert [a["code"] for a in study["arms"]] == ["MSC", "CTL"]
@@ -67,28 +68,28 @@ async def test_admin_creates_a_study_with_protocol_overrides(
     assert settings["glucose"]["mg_dl"]["hypo_level1"] == 72
     assert settings["glucose"]["mg_dl"]["hypo_level2"] == 54  # untouched defaults stay
     assert settings["visits"]["window_days"] == 10
-    again = await client.post("/api/v1/studies", json=study_body(), headers=factories.auth_headers(admin))
+    again = await client.post(f"{API}/studies", json=study_body(), headers=factories.auth_headers(admin))
     assert again.status_code == 409
 
 
 async def test_a_bad_override_names_its_path(session: AsyncSession, client: httpx.AsyncClient) -> None:
     headers = factories.auth_headers(await factories.create_user(session, role=Role.admin))
     negative = await client.post(
-        "/api/v1/studies",
+        f"{API}/studies",
         json=study_body(protocol={"glucose": {"mg_dl": {"hypo_level1": -5}}}),
         headers=headers,
     )
     assert negative.status_code == 422
     assert negative.json()["fields"][0]["path"] == "protocol.glucose.mg_dl.hypo_level1"
     unknown = await client.post(
-        "/api/v1/studies", json=study_body(protocol={"glucose": {"hypo_levle1": 70}}), headers=headers
+        f"{API}/studies", json=study_body(protocol={"glucose": {"hypo_levle1": 70}}), headers=headers
     )
     assert unknown.status_code == 422
     assert unknown.json()["fields"][0] == {
         "path": "protocol.glucose.hypo_levle1",
         "message": "unknown protocol setting",
     }
-    zone = await client.post("/api/v1/studies", json=study_body(timezone="Mars/Olympus"), headers=headers)
+    zone = await client.post(f"{API}/studies", json=study_body(timezone="Mars/Olympus"), headers=headers)
     assert zone.status_code == 422 and zone.json()["fields"][0]["path"] == "timezone"
 
 
@@ -99,27 +100,27 @@ async def test_protocol_changes_make_new_versions_and_old_ones_stay_readable(
     admin = factories.auth_headers(await factories.create_user(session, role=Role.admin))
     clinician = factories.auth_headers(await factories.create_staff(session, study, Role.clinician))
     changed = await client.post(
-        f"/api/v1/studies/{study.id}/protocol/versions",
+        f"{API}/studies/{study.id}/protocol/versions",
         json={"protocol": {"glucose": {"postprandial_window_min": [90, 150]}}},
         headers=admin,
     )
     assert changed.status_code == 201, changed.text
     assert changed.json()["version"] == 2
     again = await client.post(
-        f"/api/v1/studies/{study.id}/protocol/versions",
+        f"{API}/studies/{study.id}/protocol/versions",
         json={"protocol": {"visits": {"window_days": 14}}},
         headers=admin,
     )
     assert again.json()["version"] == 3
     assert again.json()["settings"]["glucose"]["postprandial_window_min"] == [90, 150]  # builds on v2
-    first = await client.get(f"/api/v1/studies/{study.id}/protocol/versions/1", headers=clinician)
+    first = await client.get(f"{API}/studies/{study.id}/protocol/versions/1", headers=clinician)
     assert first.json()["settings"]["glucose"]["postprandial_window_min"] == [60, 150]
-    view = await client.get(f"/api/v1/studies/{study.id}", headers=clinician)
+    view = await client.get(f"{API}/studies/{study.id}", headers=clinician)
     assert view.json()["protocol"]["version"] == 3
-    missing = await client.get(f"/api/v1/studies/{study.id}/protocol/versions/9", headers=clinician)
+    missing = await client.get(f"{API}/studies/{study.id}/protocol/versions/9", headers=clinician)
     assert missing.status_code == 404
     bad = await client.post(
-        f"/api/v1/studies/{study.id}/protocol/versions",
+        f"{API}/studies/{study.id}/protocol/versions",
         json={"protocol": {"visits": {"window_days": 99}}},
         headers=admin,
     )
@@ -135,7 +136,7 @@ async def test_admin_adds_staff_who_can_sign_in_and_see_their_study(
     other = await factories.create_study(session)
     admin = factories.auth_headers(await factories.create_user(session, role=Role.admin))
     made = await client.post(
-        f"/api/v1/studies/{study.id}/staff",
+        f"{API}/studies/{study.id}/staff",
         json={
             "email": "Dr.Novak@Hospital.example",
             "password": STRONG,
@@ -147,13 +148,13 @@ async def test_admin_adds_staff_who_can_sign_in_and_see_their_study(
     assert made.status_code == 201, made.text
     assert made.json()["email"] == "dr.novak@hospital.example"
     token = await client.post(
-        "/api/v1/auth/token", data={"username": "dr.novak@hospital.example", "password": STRONG}
+        f"{API}/auth/token", data={"username": "dr.novak@hospital.example", "password": STRONG}
     )
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    assert (await client.get(f"/api/v1/studies/{study.id}", headers=headers)).status_code == 200
-    assert (await client.get(f"/api/v1/studies/{other.id}", headers=headers)).status_code == 404
+    assert (await client.get(f"{API}/studies/{study.id}", headers=headers)).status_code == 200
+    assert (await client.get(f"{API}/studies/{other.id}", headers=headers)).status_code == 404
     unknown_site = await client.post(
-        f"/api/v1/studies/{study.id}/staff",
+        f"{API}/studies/{study.id}/staff",
         json={"email": "x@hospital.example", "password": STRONG, "role": "clinician", "site_codes": ["ZZ"]},
         headers=admin,
     )
@@ -166,7 +167,7 @@ async def test_coordinator_enrols_an_eligible_child_with_consent_and_weight(
     study = await factories.create_study(session)
     coordinator = await factories.create_staff(session, study, Role.coordinator)
     answer = await client.post(
-        f"/api/v1/studies/{study.id}/participants",
+        f"{API}/studies/{study.id}/participants",
         json=enrolment_body(),
         headers=factories.auth_headers(coordinator),
     )
@@ -189,7 +190,7 @@ async def test_coordinator_enrols_an_eligible_child_with_consent_and_weight(
     assert [(w.kg, w.source) for w in weights] == [(24.0, "enrolment")]
 
     twice = await client.post(
-        f"/api/v1/studies/{study.id}/participants",
+        f"{API}/studies/{study.id}/participants",
         json=enrolment_body(),
         headers=factories.auth_headers(coordinator),
     )
@@ -201,7 +202,7 @@ async def test_each_failed_criterion_is_named_and_an_override_needs_a_reason(
 ) -> None:
     study = await factories.create_study(session)
     headers = factories.auth_headers(await factories.create_staff(session, study, Role.coordinator))
-    url = f"/api/v1/studies/{study.id}/participants"
+    url = f"{API}/studies/{study.id}/participants"
 
     too_young = await client.post(
         url, json=enrolment_body(birth_date="2023-09-01"), headers=headers
@@ -247,12 +248,12 @@ async def test_coordinator_enrols_only_at_own_sites(session: AsyncSession, clien
     study = await factories.create_study(session)
     headers = factories.auth_headers(await factories.create_staff(session, study, Role.coordinator))
     elsewhere = await client.post(
-        f"/api/v1/studies/{study.id}/participants", json=enrolment_body(site_code="S2"), headers=headers
+        f"{API}/studies/{study.id}/participants", json=enrolment_body(site_code="S2"), headers=headers
     )
     assert elsewhere.status_code == 403
     other_study = await factories.create_study(session)
     foreign = await client.post(
-        f"/api/v1/studies/{other_study.id}/participants", json=enrolment_body(), headers=headers
+        f"{API}/studies/{other_study.id}/participants", json=enrolment_body(), headers=headers
     )
     assert foreign.status_code == 404
 
@@ -270,16 +271,14 @@ async def test_participant_list_pages_through_the_scope(
     while True:
         params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
         page = (
-            await client.get(f"/api/v1/studies/{study.id}/participants", params=params, headers=headers)
+            await client.get(f"{API}/studies/{study.id}/participants", params=params, headers=headers)
         ).json()
         seen += [p["subject_code"] for p in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert seen == ["L-0", "L-1", "L-2", "L-3", "L-4"]  # L-9 is at the other site
-    bad = await client.get(
-        f"/api/v1/studies/{study.id}/participants", params={"cursor": "@@"}, headers=headers
-    )
+    bad = await client.get(f"{API}/studies/{study.id}/participants", params={"cursor": "@@"}, headers=headers)
     assert bad.status_code == 422 and bad.json()["fields"][0]["path"] == "cursor"
 
 
@@ -295,7 +294,7 @@ async def test_participant_list_counts_unresolved_alerts(
     await create_alert(session, busy, status="acknowledged", fold_key="other")
     await create_alert(session, busy, status="resolved", fold_key="done")
     headers = factories.auth_headers(await factories.create_staff(session, study, Role.clinician))
-    page = (await client.get(f"/api/v1/studies/{study.id}/participants", headers=headers)).json()
+    page = (await client.get(f"{API}/studies/{study.id}/participants", headers=headers)).json()
     assert {p["subject_code"]: p["open_alert_count"] for p in page["items"]} == {"A-1": 2, "A-2": 0}
 
 
@@ -312,7 +311,7 @@ async def test_staff_find_their_studies_and_me_names_them(
     teen = await factories.create_participant(session, elsewhere, subject_code="T-9")
     await session.flush()
 
-    listed = await client.get("/api/v1/studies", headers=factories.auth_headers(nurse))
+    listed = await client.get(f"{API}/studies", headers=factories.auth_headers(nurse))
     assert listed.status_code == 200, listed.text
     assert listed.json() == {
         "items": [
@@ -336,22 +335,22 @@ async def test_staff_find_their_studies_and_me_names_them(
         "next_cursor": None,
     }
     paged = (
-        await client.get("/api/v1/studies", params={"limit": 1}, headers=factories.auth_headers(nurse))
+        await client.get(f"{API}/studies", params={"limit": 1}, headers=factories.auth_headers(nurse))
     ).json()
     assert [s["code"] for s in paged["items"]] == ["ALPHA"] and paged["next_cursor"]
     rest = await client.get(
-        "/api/v1/studies", params={"cursor": paged["next_cursor"]}, headers=factories.auth_headers(nurse)
+        f"{API}/studies", params={"cursor": paged["next_cursor"]}, headers=factories.auth_headers(nurse)
     )
     assert [s["code"] for s in rest.json()["items"]] == ["BETA"]
 
-    me = (await client.get("/api/v1/me", headers=factories.auth_headers(nurse))).json()
+    me = (await client.get(f"{API}/me", headers=factories.auth_headers(nurse))).json()
     assert [(s["code"], s["role"], s["site_codes"]) for s in me["studies"]] == [
         ("ALPHA", "coordinator", []),
         ("BETA", "coordinator", ["S1", "S2"]),
     ]
-    everything = (await client.get("/api/v1/studies", headers=factories.auth_headers(admin))).json()
+    everything = (await client.get(f"{API}/studies", headers=factories.auth_headers(admin))).json()
     assert {"ALPHA", "BETA", "GAMMA"} <= {s["code"] for s in everything["items"]}
     phone = factories.auth_headers(await factories.participant_user(session, teen))
-    assert (await client.get("/api/v1/studies", headers=phone)).status_code == 403
-    own = (await client.get("/api/v1/me", headers=phone)).json()
+    assert (await client.get(f"{API}/studies", headers=phone)).status_code == 403
+    own = (await client.get(f"{API}/me", headers=phone)).json()
     assert [(s["code"], s["role"]) for s in own["studies"]] == [("GAMMA", "participant")]

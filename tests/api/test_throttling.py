@@ -18,8 +18,9 @@ from core import clock
 from core.config import get_settings
 from tests import factories
 from tests.conftest import BACKEND
+from tests.urls import API
 
-TOKEN = "/api/v1/auth/token"
+TOKEN = f"{API}/auth/token"
 WRONG = "Wrong-Password-Guess-0"
 
 

@@ -19,8 +19,9 @@ from core import clock
 from core.config import get_settings
 from core.models.people import User
 from tests import factories
+from tests.urls import API
 
-ME = "/api/v1/me"
+ME = f"{API}/me"
 
 
 def _claims(user: User, **changes: Any) -> dict[str, Any]:
@@ -142,7 +143,7 @@ async def test_a_refresh_token_is_not_an_access_token(
     await factories.create_user(session, email="misuse@example.org")
     pair = (
         await client.post(
-            "/api/v1/auth/token",
+            f"{API}/auth/token",
             data={"username": "misuse@example.org", "password": factories.DEFAULT_PASSWORD},
         )
     ).json()

@@ -28,8 +28,9 @@ from tests.factories import (
     create_study,
     participant_user,
 )
+from tests.urls import API
 
-API = "/api/v1"
+API = f"{API}"
 
 
 async def planned(session: AsyncSession, **overrides: Any) -> dict[str, Any]:

@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import clock, demo
 from core.demo import people as demo_people
 from core.studies.eligibility import age_in_years
+from tests.urls import API
 
 
 async def token(client: httpx.AsyncClient, login: demo.DemoLogin) -> dict[str, str]:
     answer = await client.post(
-        "/api/v1/auth/token", data={"username": login.email, "password": login.password}
+        f"{API}/auth/token", data={"username": login.email, "password": login.password}
     )
     assert answer.status_code == 200, f"{login.email}: {answer.text}"
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
@@ -31,16 +32,16 @@ async def test_demo_people_and_logins(session: AsyncSession, client: httpx.Async
 
     for login in demo.LOGINS:
         await token(client, login)
-    guardian = await client.get("/api/v1/me", headers=await token(client, demo_people.GUARDIAN))
+    guardian = await client.get(f"{API}/me", headers=await token(client, demo_people.GUARDIAN))
     assert [(p["subject_code"], p["relationship"]) for p in guardian.json()["participants"]] == [
         ("MS-001", "mother")
     ]
-    own = await client.get("/api/v1/me", headers=await token(client, demo_people.TEEN))
+    own = await client.get(f"{API}/me", headers=await token(client, demo_people.TEEN))
     assert [(p["subject_code"], p["relationship"]) for p in own.json()["participants"]] == [
         ("MS-002", "self")
     ]
 
-    url = f"/api/v1/studies/{people.study.id}/participants"
+    url = f"{API}/studies/{people.study.id}/participants"
     clinician = (await client.get(url, headers=await token(client, demo_people.CLINICIAN))).json()
     assert [p["subject_code"] for p in clinician["items"]] == ["MS-001", "MS-002"]  # site LJU only
     coordinator = (await client.get(url, headers=await token(client, demo_people.COORDINATOR))).json()

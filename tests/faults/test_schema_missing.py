@@ -16,6 +16,7 @@ from core import migrations
 from core.db import DatabaseFault, build_engine, classify_error, database
 from tests import factories
 from tests.conftest import BACKEND, create_database, drop_database
+from tests.urls import API
 
 
 @pytest.fixture
@@ -57,10 +58,10 @@ async def test_login_and_reads_on_an_unmigrated_database_are_503_with_retry_afte
     empty_client: httpx.AsyncClient,
 ) -> None:
     form = {"username": "nobody@example.org", "password": factories.DEFAULT_PASSWORD}
-    login = await empty_client.post("/api/v1/auth/token", data=form)
+    login = await empty_client.post(f"{API}/auth/token", data=form)
     _is_retry_later(login)
     assert "migrations" in login.json()["detail"]
-    me = await empty_client.get("/api/v1/me", headers={"Authorization": "Bearer x.y.z"})
+    me = await empty_client.get(f"{API}/me", headers={"Authorization": "Bearer x.y.z"})
     assert me.status_code == 401  # a token that cannot be valid is refused before the database is asked
     assert (await empty_client.get("/health")).status_code == 200  # alive, only not ready
 

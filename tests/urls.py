@@ -1,0 +1,5 @@
+"""The API's URL prefix for tests, taken from the app so no test writes it out."""
+
+from api.main import API_PREFIX
+
+API = API_PREFIX
