@@ -40,7 +40,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models.people import User
 from core.models.study import Participant, Study
-from tests.urls import API
 
 PARTICIPANT = "participant"
 GUARDIAN = "guardian"
@@ -147,7 +146,7 @@ def _login_form(ctx: Ctx) -> Call:
 
 async def _fresh_refresh_token(ctx: Ctx) -> Call:
     login = _login_form(ctx)
-    answer = await ctx.client.post(f"{API}/auth/token", data=login.data)
+    answer = await ctx.client.post("/api/v1/auth/token", data=login.data)
     assert answer.status_code == 200, answer.text
     return Call(json={"refresh_token": answer.json()["refresh_token"]})
 
@@ -179,12 +178,12 @@ async def _guardian_invitation(ctx: Ctx) -> Call:
     return Call(json={"code": code, "email": f"aunt-{uid()[:8]}@example.org", "password": STRONG_PASSWORD})
 
 
-rule("POST", f"{API}/auth/token", ok=EVERYONE, build=_login_form)
-rule("POST", f"{API}/auth/refresh", ok=EVERYONE, build=_fresh_refresh_token)
-rule("POST", f"{API}/auth/logout", ok=SIGNED_IN)
-rule("GET", f"{API}/me", ok=SIGNED_IN)
-rule("POST", f"{API}/me/password", ok=SIGNED_IN, build=_password_change)
-rule("POST", f"{API}/invitations/redeem", ok=EVERYONE, build=_guardian_invitation)
+rule("POST", "/api/v1/auth/token", ok=EVERYONE, build=_login_form)
+rule("POST", "/api/v1/auth/refresh", ok=EVERYONE, build=_fresh_refresh_token)
+rule("POST", "/api/v1/auth/logout", ok=SIGNED_IN)
+rule("GET", "/api/v1/me", ok=SIGNED_IN)
+rule("POST", "/api/v1/me/password", ok=SIGNED_IN, build=_password_change)
+rule("POST", "/api/v1/invitations/redeem", ok=EVERYONE, build=_guardian_invitation)
 rule(
     "POST",
     "/api/v1/participants/{participant_id}/invitations",
@@ -230,8 +229,8 @@ def _enrolment(_ctx: Ctx) -> Call:
 
 
 STUDY_STAFF = STAFF | {ADMIN}
-rule("POST", f"{API}/studies", ok={ADMIN}, build=_new_study)
-rule("GET", f"{API}/studies", ok=STUDY_STAFF)
+rule("POST", "/api/v1/studies", ok={ADMIN}, build=_new_study)
+rule("GET", "/api/v1/studies", ok=STUDY_STAFF)
 rule("GET", "/api/v1/studies/{study_id}", ok=STUDY_STAFF)
 rule(
     "POST",
@@ -304,7 +303,7 @@ async def _decide(ctx: Ctx) -> Call:
     )
 
 
-rule("GET", f"{API}/alerts", ok={CLINICIAN, COORDINATOR, STATISTICIAN})
+rule("GET", "/api/v1/alerts", ok={CLINICIAN, COORDINATOR, STATISTICIAN})
 rule("POST", "/api/v1/alerts/{alert_id}/acknowledge", ok={CLINICIAN}, build=_acknowledge)
 rule("POST", "/api/v1/alerts/{alert_id}/resolve", ok={CLINICIAN}, build=_resolve)
 rule("POST", "/api/v1/alerts/{alert_id}/decision", ok={CLINICIAN}, build=_decide)

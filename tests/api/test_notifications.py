@@ -13,9 +13,10 @@ from core.models.outbox import MessageCategory
 from core.models.people import Role
 from tests.factories import auth_headers, create_staff
 from tests.notifications.helpers import dispatcher, people, settings
+from tests.urls import API
 
-INBOX = "/api/v1/me/notifications"
-PREFERENCES = "/api/v1/me/notification-preferences"
+INBOX = f"{API}/me/notifications"
+PREFERENCES = f"{API}/me/notification-preferences"
 
 
 async def deliver_reminders(
@@ -132,11 +133,11 @@ async def test_the_study_warns_of_a_site_without_a_clinician(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     w = await people(session)  # a clinician at S1 only; S2 has none
-    answer = await client.get(f"/api/v1/studies/{w.study.id}", headers=auth_headers(w.coordinator))
+    answer = await client.get(f"{API}/studies/{w.study.id}", headers=auth_headers(w.coordinator))
     assert answer.status_code == 200, answer.text
     assert answer.json()["warnings"] == [
         "site S2 (Site S2) has no clinician: its clinical alerts go to the study's coordinators"
     ]
     await create_staff(session, w.study, Role.clinician, site_codes=("S2",))
-    answer = await client.get(f"/api/v1/studies/{w.study.id}", headers=auth_headers(w.coordinator))
+    answer = await client.get(f"{API}/studies/{w.study.id}", headers=auth_headers(w.coordinator))
     assert answer.json()["warnings"] == []

@@ -14,6 +14,7 @@ from core.models.outbox import MessageCategory
 from tests.factories import auth_headers, entries_path, entry_body
 from tests.notifications.helpers import attempts, dispatcher, inbox, messages, people, settings
 from tests.notifications.receivers import closed_port, smtp_server, webhook_receiver
+from tests.urls import API
 
 NOON = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)  # 12:00 in Ljubljana
 
@@ -201,7 +202,7 @@ async def test_quiet_hours_hold_a_warning_but_not_a_critical_alert(
 ) -> None:
     w = await people(session)
     answer = await client.put(
-        "/api/v1/me/notification-preferences",
+        f"{API}/me/notification-preferences",
         json={"quiet_hours": {"start": "22:00", "end": "07:00"}},
         headers=auth_headers(w.clinician),
     )
