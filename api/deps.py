@@ -90,6 +90,8 @@ StaffActor = Annotated[
 ]
 ClinicianActor = Annotated[Actor, Depends(require_roles(Role.clinician))]
 CoordinatorActor = Annotated[Actor, Depends(require_roles(Role.coordinator, Role.admin))]
+# the roles that see the arm allocation of a blinded study (core.access.sees_allocation)
+UnblindedActor = Annotated[Actor, Depends(require_roles(Role.statistician, Role.admin))]
 
 
 async def participant_for_reading(

@@ -136,6 +136,19 @@ class EligibilityRules(_Strict):
     max_bmi: float = Field(default=30, gt=0)
 
 
+class AllocationMethod(StrEnum):
+    named = "named"  # the enrolling staff names the arm (required when the study has arms)
+    list = "list"  # the next free slot of the randomisation list for the site and stratum; nobody names it
+
+
+class AllocationRules(_Strict):
+    method: AllocationMethod = Field(
+        default=AllocationMethod.named,
+        description="named: the enrolment names the arm; list: the statistician's randomisation list assigns it "
+        "(blinded coordinators enrol without learning the arm)",
+    )
+
+
 class AdherenceRules(_Strict):
     fasting_reminder_local_time: time = time(10, 0)
     days_without_entries_alert: int = Field(default=3, ge=1, le=30)
@@ -149,6 +162,7 @@ class ProtocolSettings(_Strict):
     visits: VisitPlan = VisitPlan()
     dose_review: DoseReviewRules = DoseReviewRules()
     eligibility: EligibilityRules = EligibilityRules()
+    allocation: AllocationRules = AllocationRules()
     adherence: AdherenceRules = AdherenceRules()
     alert_fold_hours: int = Field(
         default=24, ge=0, le=720, description="repeats join an open alert this long"

@@ -59,6 +59,7 @@ async def enrol_participant(
             eligibility_override=enrolment_service.EligibilityOverride(override.criterion, override.reason)
             if override
             else None,
+            stratum=body.stratum,
         ),
         context=context,
     )

@@ -7,11 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import AdminActor, AuditContextDep, SessionDep, StaffActor
+from api.deps import AdminActor, AuditContextDep, SessionDep, StaffActor, UnblindedActor
 from api.errors import responses
 from api.schemas.studies import (
     ProtocolChange,
     ProtocolVersionPublic,
+    RandomisationListPublic,
+    RandomisationUpload,
+    SlotCountPublic,
     StaffCreate,
     StaffPublic,
     StudyCreate,
@@ -21,7 +24,7 @@ from api.schemas.studies import (
 )
 from core import recipients
 from core.models.people import Role
-from core.studies import membership
+from core.studies import membership, randomisation
 from core.studies import service as study_service
 
 router = APIRouter(tags=["studies"])
@@ -149,3 +152,30 @@ async def add_staff(
     return StaffPublic(
         id=user.id, email=user.email, role=user.role, study_id=study_id, site_codes=body.site_codes
     )
+
+
+@router.post(
+    "/studies/{study_id}/randomisation",
+    operation_id="uploadRandomisationList",
+    status_code=201,
+    response_model=RandomisationListPublic,
+    responses=responses(401, 403, 404, 409, 422),
+)
+async def upload_randomisation_list(
+    session: SessionDep,
+    actor: UnblindedActor,
+    context: AuditContextDep,
+    study_id: uuid.UUID,
+    body: RandomisationUpload,
+) -> RandomisationListPublic:
+    """Add slots to the randomisation list (statistician; audited without arms). Enrolments of a study with
+    `allocation.method: list` take the next free slot of their site and stratum; the answer counts slots."""
+    study = await study_service.study_in_scope(session=session, actor=actor, study_id=study_id)
+    counts = await randomisation.upload(
+        session=session,
+        actor=actor,
+        study=study,
+        slots=[randomisation.SlotSpec(s.site_code, s.stratum, s.sequence, s.arm_code) for s in body.slots],
+        context=context,
+    )
+    return RandomisationListPublic(counts=[SlotCountPublic(**vars(c)) for c in counts])

@@ -155,10 +155,41 @@ class EligibilityOverrideIn(_Body):
     reason: SafeText = Field(min_length=3, max_length=500)
 
 
+class RandomisationSlotIn(_Body):
+    site_code: SafeText = Field(min_length=1, max_length=40)
+    stratum: SafeText = Field(default="", max_length=40, description="empty: the site's only stratum")
+    sequence: int = Field(ge=1, le=1_000_000, description="the n-th enrolment of the site and stratum")
+    arm_code: SafeText = Field(min_length=1, max_length=40)
+
+
+class RandomisationUpload(_Body):
+    slots: list[RandomisationSlotIn] = Field(min_length=1, max_length=10_000)
+
+
+class SlotCountPublic(BaseModel):
+    site_code: str
+    stratum: str
+    slots: int
+    free: int
+
+
+class RandomisationListPublic(BaseModel):
+    """Slots per site and stratum, used and free (no arms: the list itself is never answered)."""
+
+    counts: list[SlotCountPublic]
+
+
 class ParticipantCreate(_Body):
     subject_code: str = Code
     site_code: SafeText = Field(min_length=1, max_length=40)
-    arm_code: SafeText | None = Field(default=None, max_length=40)
+    arm_code: SafeText | None = Field(
+        default=None,
+        max_length=40,
+        description="required when the protocol's allocation.method is named; left out when it is list",
+    )
+    stratum: SafeText | None = Field(
+        default=None, min_length=1, max_length=40, description="allocation.method list: the list's stratum"
+    )
     sex: Literal["female", "male", "other", "unknown"]
     birth_date: date
     enrolled_at: AwareDatetime

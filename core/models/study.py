@@ -147,3 +147,27 @@ class GuardianLink(SQLModel, table=True):
     relationship: str = Field(max_length=40)
     active: bool = Field(default=True)
     created_at: datetime = created_at()
+
+
+class RandomisationSlot(SQLModel, table=True):
+    """One line of a study's randomisation list: the arm for the n-th participant of a site and stratum.
+
+    Uploaded by an unblinded statistician; an enrolment takes the lowest free sequence (participant_id set once,
+    never changed). Only unblinded roles ever see `arm_id` (through the participant's arm).
+    """
+
+    __tablename__ = "randomisation_slot"
+    __table_args__ = (UniqueConstraint("study_id", "site_id", "stratum", "sequence"),)
+
+    id: uuid.UUID = uuid_pk()
+    study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
+    site_id: uuid.UUID = Field(foreign_key="site.id")
+    stratum: str = Field(default="", max_length=40)
+    sequence: int
+    arm_id: uuid.UUID = Field(foreign_key="arm.id")
+    participant_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey("participant.id"), unique=True, nullable=True)
+    )
+    assigned_at: datetime | None = utc_column(nullable=True)
+    uploaded_by: uuid.UUID = Field(foreign_key="user_account.id")
+    created_at: datetime = created_at()

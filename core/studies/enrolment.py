@@ -26,8 +26,9 @@ from core.models.study import (
     Study,
 )
 from core.pagination import Page, SortKey, paginate
+from core.protocol import AllocationMethod
 from core.rules import lifecycle as alert_lifecycle
-from core.studies import eligibility
+from core.studies import eligibility, randomisation
 from core.studies import protocol as study_protocol
 from core.studies.service import check_timezone, study_in_scope
 from core.visits import service as visit_service
@@ -61,6 +62,7 @@ class Enrolment:
     height_cm: float | None = None
     consent: Consent | None = None
     eligibility_override: EligibilityOverride | None = None
+    stratum: str | None = None  # the randomisation list's stratum (allocation.method list)
 
 
 @dataclass(frozen=True)
@@ -91,13 +93,16 @@ async def enrol(
     """Enrol a participant at a site the coordinator works at; a failed eligibility criterion needs an override."""
     study = await study_in_scope(session=session, actor=actor, study_id=study_id)
     site = await _site(session=session, actor=actor, study=study, site_code=enrolment.site_code)
-    arm = await _arm(session=session, study=study, arm_code=enrolment.arm_code)
+    settings, _ = await study_protocol.current_protocol(session=session, study_id=study.id)
+    by_list = settings.allocation.method is AllocationMethod.list
+    arm = await _arm(
+        session=session, study=study, arm_code=enrolment.arm_code, by_list=by_list, stratum=enrolment.stratum
+    )
     check_timezone(enrolment.timezone, "timezone")
     enrolled_on = enrolment.enrolled_at.date()
     if enrolment.birth_date > enrolled_on:
         raise _invalid("birth_date", f"{enrolment.birth_date} is after the enrolment date {enrolled_on}")
 
-    settings, _ = await study_protocol.current_protocol(session=session, study_id=study.id)
     failures = eligibility.check(
         settings.eligibility,
         birth_date=enrolment.birth_date,
@@ -157,6 +162,11 @@ async def enrol(
     )
     session.add(participant)
     await session.flush()
+    if by_list:
+        participant.arm_id = await randomisation.allocate(
+            session=session, study=study, site=site, stratum=enrolment.stratum, participant=participant
+        )
+        session.add(participant)
     session.add(
         ParticipantWeight(
             participant_id=participant.id,
@@ -183,8 +193,7 @@ async def enrol(
     await visit_service.plan_participant(
         session=session, participant=participant, actor=actor, reason="enrolled"
     )
-    shows = access.sees_allocation(actor, study)
-    return ParticipantView(participant, site.code, arm.code if arm and shows else None, shows)
+    return await participant_view(session=session, actor=actor, participant=participant)
 
 
 async def list_participants(
@@ -240,8 +249,32 @@ async def _site(*, session: AsyncSession, actor: Actor, study: Study, site_code:
     return site
 
 
-async def _arm(*, session: AsyncSession, study: Study, arm_code: str | None) -> Arm | None:
+async def _arm(
+    *, session: AsyncSession, study: Study, arm_code: str | None, by_list: bool, stratum: str | None
+) -> Arm | None:
+    """The arm the enrolment names, checked against the protocol's allocation method (no arm codes in errors)."""
+    if by_list:
+        if arm_code is not None:
+            raise _invalid(
+                "arm_code",
+                f"{study.code} allocates from its randomisation list: leave arm_code out, the list assigns it",
+            )
+        return None
+    if stratum is not None:
+        raise _invalid(
+            "stratum",
+            f"{study.code} allocates by the arm named at enrolment; a stratum applies to a randomisation list",
+        )
     if arm_code is None:
+        randomised = (
+            await session.execute(select(Arm.id).where(col(Arm.study_id) == study.id).limit(1))
+        ).first()
+        if randomised is not None:
+            raise _invalid(
+                "arm_code",
+                f"required: {study.code} has arms and allocates at enrolment (protocol allocation.method named); "
+                "a study whose arms come from a randomisation list sets allocation.method list",
+            )
         return None
     arm = (
         await session.execute(select(Arm).where(col(Arm.study_id) == study.id, col(Arm.code) == arm_code))

@@ -258,6 +258,12 @@ rule(
     ),
 )
 rule("POST", "/api/v1/studies/{study_id}/participants", ok={COORDINATOR, ADMIN}, build=_enrolment)
+rule(
+    "POST",
+    "/api/v1/studies/{study_id}/randomisation",
+    ok=UNBLINDED,
+    build=lambda _c: Call(json={"slots": [{"site_code": "S1", "sequence": 1, "arm_code": "A"}]}),
+)
 rule("GET", "/api/v1/studies/{study_id}/participants", ok=STUDY_STAFF)
 rule("GET", "/api/v1/participants/{participant_id}", ok=SIGNED_IN)
 rule(
