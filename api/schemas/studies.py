@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -17,6 +17,16 @@ from core.text import SafeText
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def blinded(model: type[M], body: dict[str, Any], *, shows_allocation: bool, **allocation: Any) -> M:
+    """`body` with the allocation fields (`arms`, `arm_code`) only for a caller who may see them. Unset fields
+    stay out of the answer altogether (the routes use response_model_exclude_unset): a blinded caller never
+    even sees the key."""
+    return model.model_validate(body | allocation if shows_allocation else body)
 
 
 Code = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")
@@ -95,9 +105,8 @@ class StudyPublic(BaseModel):
             "sites": [SitePublic.model_validate(s, from_attributes=True) for s in view.sites],
             "protocol": ProtocolVersionPublic.model_validate(view.protocol, from_attributes=True),
         }
-        if view.arms is not None:
-            body["arms"] = [ArmPublic.model_validate(a, from_attributes=True) for a in view.arms]
-        return cls.model_validate(body)  # unset fields (arms, arm_code) stay out of the answer
+        arms = [ArmPublic.model_validate(a, from_attributes=True) for a in view.arms or []]
+        return blinded(cls, body, shows_allocation=view.arms is not None, arms=arms)
 
 
 class StudyMembershipPublic(BaseModel):
@@ -237,11 +246,9 @@ class ParticipantPublic(BaseModel):
             "timezone": p.timezone,
             "has_login": p.user_id is not None,
         }
-        if view.shows_allocation:
-            body["arm_code"] = view.arm_code
         if view.open_alert_count is not None:
             body["open_alert_count"] = view.open_alert_count
-        return cls.model_validate(body)  # unset fields (arms, arm_code) stay out of the answer
+        return blinded(cls, body, shows_allocation=view.shows_allocation, arm_code=view.arm_code)
 
 
 class ParticipantPagePublic(Page[ParticipantPublic]):

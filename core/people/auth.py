@@ -34,6 +34,25 @@ class LoggableParticipant:
     relationship: str
 
 
+async def _audit(
+    session: AsyncSession,
+    action: str,
+    *,
+    user_id: uuid.UUID | None,
+    context: audit.AuditContext,
+    subject: uuid.UUID | str | None = None,
+) -> None:
+    """The audit row of a sign-in event: the user acts on their own account (or the e-mail tried)."""
+    await audit.record(
+        session=session,
+        actor_id=user_id,
+        action=action,
+        subject_type="user",
+        subject_id=subject if subject is not None else user_id,
+        context=context,
+    )
+
+
 async def _pair(*, session: AsyncSession, user: User, family_id: uuid.UUID | None = None) -> TokenPair:
     access, lifetime = security.issue_access_token(user_id=user.id, token_version=user.token_version)
     refresh, _ = await security.issue_refresh_token(session=session, user_id=user.id, family_id=family_id)
@@ -59,26 +78,18 @@ async def authenticate(
     correct = await security.verify_password_or_dummy(password, user.password_hash if user else None)
     if user is None or not correct or not user.active:
         await throttle.record_failure(session=session, keys=keys)
-        await audit.record(
-            session=session,
-            actor_id=user.id if user else None,
-            action="auth.login_failed",
-            subject_type="user",
-            subject_id=user.id if user else email.strip().lower()[:320],
+        await _audit(
+            session,
+            "auth.login_failed",
+            user_id=user.id if user else None,
             context=context,
+            subject=user.id if user else email.strip().lower()[:320],
         )
         raise NotAuthenticated(WRONG_LOGIN, keep_changes=True)
     await throttle.reset(session=session, key=keys[0])
     user.last_login_at = clock.now()
     session.add(user)
-    await audit.record(
-        session=session,
-        actor_id=user.id,
-        action="auth.login",
-        subject_type="user",
-        subject_id=user.id,
-        context=context,
-    )
+    await _audit(session, "auth.login", user_id=user.id, context=context)
     return user
 
 
@@ -94,14 +105,7 @@ async def refresh(*, session: AsyncSession, refresh_token: str, context: audit.A
 async def logout(*, session: AsyncSession, user: User, context: audit.AuditContext) -> None:
     """End every session of the user: access tokens (version bump) and all refresh families."""
     await security.revoke_all_tokens(session=session, user=user)
-    await audit.record(
-        session=session,
-        actor_id=user.id,
-        action="auth.logout",
-        subject_type="user",
-        subject_id=user.id,
-        context=context,
-    )
+    await _audit(session, "auth.logout", user_id=user.id, context=context)
 
 
 async def change_password(
@@ -117,14 +121,7 @@ async def change_password(
     await throttle.check(session=session, keys=keys)
     if not await security.verify_password(current_password, user.password_hash):
         await throttle.record_failure(session=session, keys=keys)
-        await audit.record(
-            session=session,
-            actor_id=user.id,
-            action="auth.password_change_failed",
-            subject_type="user",
-            subject_id=user.id,
-            context=context,
-        )
+        await _audit(session, "auth.password_change_failed", user_id=user.id, context=context)
         raise Forbidden(
             "The current password is wrong.",
             fields=[FieldProblem("current_password", "does not match")],
@@ -134,14 +131,7 @@ async def change_password(
     user.password_hash = await security.hash_password(new_password)
     user.password_changed_at = clock.now()
     await security.revoke_all_tokens(session=session, user=user)
-    await audit.record(
-        session=session,
-        actor_id=user.id,
-        action="auth.password_changed",
-        subject_type="user",
-        subject_id=user.id,
-        context=context,
-    )
+    await _audit(session, "auth.password_changed", user_id=user.id, context=context)
 
 
 async def loggable_participants(*, session: AsyncSession, actor: Actor) -> list[LoggableParticipant]:

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from core.protocol import Comparison, GlucoseRules, ProtocolSettings, UnitThresholds
+from core.studies.eligibility import age_in_years  # one definition of completed years (re-exported here)
 
 MG_DL = "mg/dL"
 MMOL_L = "mmol/L"
@@ -86,13 +87,6 @@ def classify_glucose(
     elif value > t.hyper_level1:
         flags.append(HYPER_L1)
     return flags
-
-
-def age_in_years(birth_date: date, on: date) -> int:
-    years = on.year - birth_date.year
-    if (on.month, on.day) < (birth_date.month, birth_date.day):
-        years -= 1
-    return years
 
 
 def is_severe_event(
