@@ -61,6 +61,7 @@ async def test_enrolment_plans_the_protocols_visits(session: AsyncSession, clien
         json={
             "subject_code": "V-001",
             "site_code": "S1",
+            "arm_code": "A",  # a randomised study allocates at enrolment (allocation.method named)
             "sex": "male",
             "birth_date": "2015-03-02",
             "enrolled_at": "2026-01-20T09:00:00+01:00",
