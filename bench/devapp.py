@@ -38,11 +38,16 @@ def _without_token_cache(app: FastAPI) -> None:
     _swap(security, "_verified_token", security._verified_token.__wrapped__)
 
 
+def _no_prefetch(*args: Any, **kwargs: Any) -> None:
+    """rules_service.prefetch answering "nothing to read along" whatever it is asked."""
+    return None
+
+
 def _without_prefetch(app: FastAPI) -> None:
     """The rules read what they need themselves instead of riding in the entry's INSERT (pg_create.create)."""
     from core.rules import service as rules_service
 
-    _swap(rules_service, "prefetch", lambda participant, entry: None)
+    _swap(rules_service, "prefetch", _no_prefetch)
 
 
 def _without_executemany(app: FastAPI) -> None:
@@ -97,7 +102,7 @@ def _without_rules(app: FastAPI) -> None:
         return 0
 
     _swap(rules_service, "_evaluate", judge_nothing)
-    _swap(rules_service, "prefetch", lambda participant, entry: None)
+    _swap(rules_service, "prefetch", _no_prefetch)
     _swap(diary_service, "rejudge_near_meal", rejudge_nothing)
 
 

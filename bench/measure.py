@@ -83,7 +83,7 @@ class Live:
             command=spec.command(ctx, port),
             port=port,
             env=spec.env(ctx),
-            log_path=ctx.scratch / f"{scenario.name}.server.log",
+            log_path=ctx.scratch / f"{scenario.name}-{port}.server.log",  # a pair runs a scenario twice
             cpu=settings.server_cpu,
             cwd=ctx.repo,
         )
