@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import access, security
 from core.access import Actor
 from core.audit import AuditContext
-from core.config import get_settings
 from core.db import database
 from core.errors import DomainError, FieldProblem, Forbidden, InvalidInput, NotAuthenticated
 from core.models.people import Role, User
@@ -114,19 +113,10 @@ ParticipantWritable = Annotated[Participant, Depends(participant_for_writing)]
 
 
 def client_address(request: Request) -> str | None:
-    """The caller's address: the direct peer, or X-Forwarded-For when the peer is a trusted proxy.
-
-    The right-most address not itself a trusted proxy is the client (left-most entries are the client's claim).
-    """
-    peer = request.client.host if request.client else None
-    trusted = set(get_settings().http.trusted_proxies)
-    if peer is None or peer not in trusted:
-        return peer
-    forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
-    for address in reversed(forwarded):
-        if address not in trusted:
-            return address[:64]
-    return peer
+    """The caller's address. Behind a proxy listed in HTTP__TRUSTED_PROXIES, uvicorn's ProxyHeadersMiddleware
+    (installed in api/main.py) has already put the right-most X-Forwarded-For entry that is not itself a trusted
+    proxy there (left-most entries are only the client's claim)."""
+    return request.client.host[:64] if request.client else None
 
 
 async def audit_context(request: Request) -> AuditContext:

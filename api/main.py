@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import errors, openapi
 from api.clinic.app import create_clinic_app
@@ -130,6 +131,9 @@ def create_app() -> FastAPI:
         max_body_bytes=settings.http.max_body_bytes,
         hsts_seconds=settings.http.hsts_seconds,
     )
+    if settings.http.trusted_proxies:
+        # outermost: the client address behind a trusted proxy is the right-most untrusted X-Forwarded-For entry
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.http.trusted_proxies)
     return app
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.pages import Page
-from core.models.alerts import AlertStatus, DoseDecision, Severity
+from core.models.alerts import AlertCategory, AlertStatus, CauseStatus, DoseDecision, Severity
 from core.rules.lifecycle import AlertView
 from core.text import SafeText
 
@@ -23,15 +23,112 @@ class AlertEntryLink(BaseModel):
     entry_version: int = Field(
         description="the version of the entry that caused, joined or is evidence of the alert"
     )
-    cause_status: str = Field(
+    cause_status: CauseStatus = Field(
         description="current, or since: corrected, voided, or rejudged (a meal logged later changed its judgement)"
     )
 
 
+# ---- details, one schema per kind of alert ----------------------------------------------------------------------
+# The rules write `details` as a JSON document; these models give generated clients its shape. Extra keys are
+# kept (a rule may add evidence before this schema names it), and a kind this module does not know yet is
+# answered as OtherAlertDetails rather than refused.
+
+
+class CauseChange(BaseModel):
+    entry_id: uuid.UUID
+    change: CauseStatus
+    version: int | None = None
+    at: datetime
+
+
+class _Details(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    cause_changes: list[CauseChange] = Field(
+        default_factory=list,
+        description="entries that caused the alert and were corrected, voided or re-judged",
+    )
+
+
+class GlucoseEventDetails(_Details):
+    """hypoglycemia_level_1, hypoglycemia_level_2, severe_hypoglycemia: the reading or report that caused it."""
+
+    flag: str
+    local_date: date
+    value: float | None = Field(default=None, description="the reading as entered (glucose entries)")
+    unit: str | None = None
+
+
+class IllnessDetails(_Details):
+    """illness_reported, ketones_high, ketones_critical, illness_hospital_visit: why the report raised it."""
+
+    reasons: list[str]
+    local_date: date
+
+
+class EvidenceReading(BaseModel):
+    entry_id: uuid.UUID
+    occurred_at: datetime
+    local_date: date
+    value: float
+    unit: str
+    value_mg_dl: float
+    context: str | None = None
+    flags: list[str]
+
+
+class HypoglycemiaReport(BaseModel):
+    entry_id: uuid.UUID
+    local_date: date
+    severe: bool
+
+
+class DayContext(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    local_date: date
+
+
+class DoseReviewContext(BaseModel):
+    illness_days: list[DayContext]
+    exercise_days: list[DayContext]
+
+
+class DoseReviewDetails(_Details):
+    """dose_review_*: the suggestion, the days and readings behind it, its numbers; never applied by itself."""
+
+    suggestion: str
+    days: list[date]
+    readings: list[EvidenceReading]
+    hypoglycemia_reports: list[HypoglycemiaReport]
+    numbers: dict[str, Any]
+    context: DoseReviewContext
+    applied_automatically: bool
+
+
+class OtherAlertDetails(_Details):
+    """An alert kind this version of the API does not describe yet."""
+
+
+AlertDetails = GlucoseEventDetails | IllnessDetails | DoseReviewDetails | OtherAlertDetails
+GLUCOSE_EVENT_KINDS = frozenset({"hypoglycemia_level_1", "hypoglycemia_level_2", "severe_hypoglycemia"})
+ILLNESS_KINDS = frozenset({"illness_reported", "ketones_high", "ketones_critical", "illness_hospital_visit"})
+
+
+def details_of(kind: str, category: str, details: dict[str, Any]) -> AlertDetails:
+    if category == AlertCategory.dose_review:
+        return DoseReviewDetails.model_validate(details)
+    if kind in GLUCOSE_EVENT_KINDS:
+        return GlucoseEventDetails.model_validate(details)
+    if kind in ILLNESS_KINDS:
+        return IllnessDetails.model_validate(details)
+    return OtherAlertDetails.model_validate(details)
+
+
 class AlertPublic(BaseModel):
     id: uuid.UUID
-    kind: str
-    category: str = Field(description="safety or dose_review")
+    kind: str = Field(description="the condition, e.g. hypoglycemia_level_2 or dose_review_basal_increase")
+    category: AlertCategory
     severity: Severity
     status: AlertStatus
     participant_id: uuid.UUID
@@ -46,7 +143,7 @@ class AlertPublic(BaseModel):
     cause_changed: bool = Field(
         description="an entry that caused it was corrected, voided or re-judged since"
     )
-    details: dict[str, Any] = Field(description="evidence and context; for dose review the suggestion itself")
+    details: AlertDetails = Field(description="evidence and context; for dose review the suggestion itself")
     acknowledged_by: uuid.UUID | None
     acknowledged_at: datetime | None
     resolved_by: uuid.UUID | None
@@ -65,7 +162,7 @@ class AlertPublic(BaseModel):
         return cls(
             id=a.id,
             kind=a.kind,
-            category=a.category,
+            category=AlertCategory(a.category),
             severity=Severity(a.severity),
             status=AlertStatus(a.status),
             participant_id=a.participant_id,
@@ -73,7 +170,9 @@ class AlertPublic(BaseModel):
             entry_ids=[link.entry_id for link in view.entries],
             entries=[
                 AlertEntryLink(
-                    entry_id=e.entry_id, entry_version=e.entry_version, cause_status=e.cause_status
+                    entry_id=e.entry_id,
+                    entry_version=e.entry_version,
+                    cause_status=CauseStatus(e.cause_status),
                 )
                 for e in view.entries
             ],
@@ -83,7 +182,7 @@ class AlertPublic(BaseModel):
             first_occurred_at=a.first_occurred_at,
             last_occurred_at=a.last_occurred_at,
             cause_changed=a.cause_changed,
-            details=a.details,
+            details=details_of(a.kind, a.category, a.details),
             acknowledged_by=a.acknowledged_by,
             acknowledged_at=a.acknowledged_at,
             resolved_by=a.resolved_by,

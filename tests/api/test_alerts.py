@@ -385,3 +385,13 @@ async def test_concurrent_lows_fold_into_one_alert(committing_client: httpx.Asyn
     level1 = [a for a in alerts if a.kind == "hypoglycemia_level_1"]
     assert [a.occurrences for a in level1] == [5]
     assert {tuple(a.json()["alerts"]) for a in answers} >= {(str(level1[0].id),)}
+
+
+async def test_alert_details_have_a_schema_per_kind_in_openapi(client: httpx.AsyncClient) -> None:
+    # generated clients got `details` as an untyped object; now each family of kinds names its shape
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    details = schemas["AlertPublic"]["properties"]["details"]
+    named = {ref["$ref"].rsplit("/", 1)[1] for ref in details["anyOf"]}
+    assert named == {"GlucoseEventDetails", "IllnessDetails", "DoseReviewDetails", "OtherAlertDetails"}
+    assert set(schemas["DoseReviewDetails"]["required"]) >= {"suggestion", "readings", "days", "numbers"}
+    assert schemas["AlertPublic"]["properties"]["category"] == {"$ref": "#/components/schemas/AlertCategory"}

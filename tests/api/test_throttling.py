@@ -68,7 +68,7 @@ async def test_unknown_accounts_are_throttled_exactly_like_known_ones(client: ht
 
 
 async def test_one_address_trying_many_accounts_is_throttled(
-    session: AsyncSession, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, trusted_proxy: None
+    trusted_proxy: None, session: AsyncSession, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock.set_now(clock.now())
     monkeypatch.setattr(get_settings().security, "login_address_free_failures", 3)

@@ -102,6 +102,23 @@ async def change(
     return outcome
 
 
+def _details(kind: str, category: str, now: datetime) -> dict[str, Any]:
+    """Details shaped as the rules write them for each kind (api/schemas/alerts.py validates them)."""
+    if category == "dose_review":
+        return {
+            "suggestion": "Review an increase of basal insulin.",
+            "days": [],
+            "readings": [],
+            "hypoglycemia_reports": [],
+            "numbers": {},
+            "context": {"illness_days": [], "exercise_days": []},
+            "applied_automatically": False,
+        }
+    if kind.startswith(("hypoglycemia", "severe_hypoglycemia")):
+        return {"flag": kind, "local_date": now.date().isoformat(), "value": 50, "unit": "mg/dL"}
+    return {"reasons": ["illness reported"], "local_date": now.date().isoformat()}
+
+
 async def create_alert(session: AsyncSession, participant: Participant, **overrides: Any) -> Alert:
     """An open alert of `participant` (a dose-review suggestion unless overridden), flushed."""
     now = clock.now()
@@ -115,13 +132,13 @@ async def create_alert(session: AsyncSession, participant: Participant, **overri
         "rule": "dose_review.basal_increase",
         "protocol_version": 1,
         "fold_key": "dose_review_basal_increase",
-        "details": {"suggestion": "Review an increase of basal insulin."},
         "first_occurred_at": now,
         "last_occurred_at": now,
         "created_at": now,
         "updated_at": now,
     }
     values.update(overrides)
+    values.setdefault("details", _details(values["kind"], values["category"], now))
     alert = Alert(**values)
     session.add(alert)
     await session.flush()
