@@ -7,7 +7,7 @@ from core.models.diary import DiaryEntry, DiaryEntryVersion, DiarySequence, Gluc
 from core.models.notifications import Notification, NotificationPreference
 from core.models.outbox import DeliveryAttempt, OutboxMessage
 from core.models.people import Role, User
-from core.models.reports import EpisodeState, HypoEpisode
+from core.models.reports import EpisodeState, HypoEpisode, ReportSnapshot
 from core.models.study import (
     Arm,
     GuardianLink,
@@ -45,6 +45,7 @@ __all__ = [
     "ParticipantWeight",
     "ProtocolVersion",
     "RefreshToken",
+    "ReportSnapshot",
     "Role",
     "Site",
     "StaffAssignment",

@@ -1,11 +1,11 @@
-"""Report tables: the episode cache (episodes of each participant as of a diary change position)."""
+"""Report tables: the episode cache (episodes of each participant as of a diary change position), data cuts."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, Index, String
+from sqlalchemy import BigInteger, Column, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONDocument
@@ -50,3 +50,20 @@ class HypoEpisode(SQLModel, table=True):
     readings: int
     entry_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONDocument, nullable=False))
     event_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONDocument, nullable=False))
+
+
+class ReportSnapshot(SQLModel, table=True):
+    """A data cut: every report of a study frozen at `cut`, stored as the exact bytes served for download."""
+
+    __tablename__ = "report_snapshot"
+
+    id: uuid.UUID = Field(primary_key=True)
+    study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
+    cut: date = Field(description="exclusive local date the reports stop before")
+    protocol_version: int
+    diary_change_position: int = Field(sa_type=BigInteger, description="sum of the participants' positions")
+    content: str = Field(sa_type=Text, description="canonical JSON, served byte for byte")
+    content_sha256: str = Field(sa_type=String(64))
+    size_bytes: int
+    created_by: uuid.UUID = Field(foreign_key="user_account.id")
+    created_at: datetime = utc_column()

@@ -445,3 +445,35 @@ rule(
     ok=SIGNED_IN,
     build=lambda _c: Call(json={"channels": {"reminder": {"email": False}}, "timezone": "Europe/Ljubljana"}),
 )
+
+
+# ---- reports, snapshots and exports (reports helper) ---------------------------------------------------------
+REPORT_READERS = frozenset({CLINICIAN, COORDINATOR, STATISTICIAN, ADMIN})
+for _report in ("hypoglycemia", "glycemic-control", "completeness", "exercise", "dictionary"):
+    rule("GET", f"/api/v1/studies/{{study_id}}/reports/{_report}", ok=REPORT_READERS)
+rule("GET", "/api/v1/participants/{participant_id}/export/fhir", ok=STAFF | {ADMIN})
+rule("POST", "/api/v1/studies/{study_id}/snapshots", ok={STATISTICIAN, ADMIN}, build=lambda _c: Call(json={}))
+rule("GET", "/api/v1/studies/{study_id}/snapshots", ok={STATISTICIAN, ADMIN})
+
+
+async def _snapshot(ctx: Ctx) -> Call:
+    from core.access import Actor
+    from core.audit import SYSTEM
+    from core.reports import snapshots
+
+    made = await snapshots.create(
+        session=ctx.session,
+        actor=Actor.of(ctx.world.users[STATISTICIAN]),
+        study_id=ctx.world.study.id,
+        cut=None,
+        context=SYSTEM,
+    )
+    return Call(path_params={"snapshot_id": str(made.id)})
+
+
+rule(
+    "GET",
+    "/api/v1/studies/{study_id}/snapshots/{snapshot_id}/content",
+    ok={STATISTICIAN, ADMIN},
+    build=_snapshot,
+)

@@ -1,0 +1,132 @@
+"""The hypoglycemia report in SQL: episodes by level and category per participant per frame, and per-frame
+aggregates (per site, all sites, and per arm for unblinded readers) with patient-years and event rates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
+from sqlmodel import col
+
+from core.episodes.detect import PSEUDO_HYPOGLYCEMIA
+from core.episodes.store import current_rows
+from core.models.reports import EpisodeState, HypoEpisode
+from core.models.study import Participant
+from core.protocol import ProtocolSettings
+from core.reports.frames import Scope, participant_frames, participants_in
+
+_CATEGORIES = ("severe", "documented_symptomatic", "asymptomatic", "probable_symptomatic")
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def rows_query(dialect: str, scope: Scope, protocol: ProtocolSettings) -> Select[Any]:
+    """One row per participant per frame (the report's `rows`), ordered by site, subject, frame."""
+    frames = participant_frames(dialect, scope, protocol).cte("pf")
+    episodes = (
+        select(
+            col(HypoEpisode.participant_id),
+            col(HypoEpisode.start_local_date),
+            col(HypoEpisode.level),
+            col(HypoEpisode.category),
+            col(HypoEpisode.counted),
+        )
+        .join(EpisodeState, current_rows())
+        .where(col(HypoEpisode.participant_id).in_(select(col(Participant.id)).where(participants_in(scope))))
+        .subquery("ep")
+    )
+    counted = episodes.c.counted.is_(True)
+    in_frame = and_(
+        episodes.c.participant_id == frames.c.participant_id,
+        episodes.c.start_local_date >= frames.c.period_start,
+        episodes.c.start_local_date < frames.c.period_end,
+    )
+    keys = [
+        frames.c.subject_code,
+        frames.c.site_code,
+        frames.c.arm_code,
+        frames.c.frame,
+        frames.c.frame_start,
+        frames.c.frame_end,
+        frames.c.exposure_years,
+    ]
+    figures = [
+        _count(counted).label("episodes"),
+        *(_count(and_(counted, episodes.c.level == n)).label(f"level_{n}") for n in (1, 2, 3)),
+        *(_count(and_(counted, episodes.c.category == c)).label(c) for c in _CATEGORIES),
+        _count(episodes.c.category == PSEUDO_HYPOGLYCEMIA).label("pseudo_hypoglycemia"),
+    ]
+    return (
+        select(*keys, *figures)
+        .select_from(frames)
+        .outerjoin(episodes, in_frame)
+        .group_by(frames.c.participant_id, *keys)
+        .order_by(frames.c.site_code, frames.c.subject_code, frames.c.frame)
+    )
+
+
+def _aggregate(
+    rows: CTE, site: Any, arm: Any, *, kind: int, unblinded: bool, group: list[Any]
+) -> Select[Any]:
+    exposure = func.sum(rows.c.exposure_years)
+    per_year = cast(func.sum(rows.c.episodes), Float) / func.nullif(exposure, 0)
+    with_episode = _count(rows.c.episodes > 0)
+    columns = [literal(kind).label("kind"), rows.c.frame.label("frame"), site.label("site_code")]
+    if unblinded:
+        columns.append(arm.label("arm_code"))
+    columns += [
+        func.count().label("participants"),
+        with_episode.label("participants_with_episode"),
+        (100.0 * cast(with_episode, Float) / func.count()).label("participants_with_episode_pct"),
+        cast(func.sum(rows.c.episodes), Integer).label("episodes"),
+        cast(func.sum(rows.c.severe), Integer).label("severe"),
+        exposure.label("exposure_years"),
+        per_year.label("episodes_per_patient_year"),
+        (100.0 * per_year).label("episodes_per_100_patient_years"),
+        (100.0 * cast(func.sum(rows.c.severe), Float) / func.nullif(exposure, 0)).label(
+            "severe_per_100_patient_years"
+        ),
+    ]
+    return select(*columns).group_by(rows.c.frame, *group)
+
+
+def aggregates_query(
+    dialect: str, scope: Scope, protocol: ProtocolSettings, *, unblinded: bool
+) -> Select[Any]:
+    """Per frame: one row per site, one for all sites, and (unblinded only) one per arm.
+
+    A blinded reader's answer never groups or orders by arm, so no figure splits the participants by it.
+    """
+    rows = rows_query(dialect, scope, protocol).order_by(None).cte("hypo_rows")
+    text_null = cast(null(), rows.c.site_code.type)
+    # kind: 0 per site, 1 all sites, 2 per arm, so each frame reads its sites, the total, then the arms
+    parts = [
+        _aggregate(rows, rows.c.site_code, text_null, kind=0, unblinded=unblinded, group=[rows.c.site_code]),
+        _aggregate(rows, text_null, text_null, kind=1, unblinded=unblinded, group=[]),
+    ]
+    if unblinded:
+        parts.append(
+            _aggregate(rows, text_null, rows.c.arm_code, kind=2, unblinded=True, group=[rows.c.arm_code])
+        )
+    ordered = union_all(*parts).subquery("agg")
+    names = [c.name for c in ordered.c if c.name != "kind"]
+    order = [ordered.c.frame, ordered.c.kind, ordered.c.site_code]
+    if unblinded:
+        order.append(ordered.c.arm_code)
+    return select(*(ordered.c[n] for n in names)).order_by(*order)
