@@ -1,7 +1,7 @@
 """report snapshots: data cuts frozen as the exact bytes served for download
 
-Revision ID: 0014_report_snapshots
-Revises: 0013_clinic_sessions
+Revision ID: 0015_report_snapshots
+Revises: 0014_randomisation_list
 Create Date: 2026-11-30 05:10:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 import core.db
 
-revision: str = '0014_report_snapshots'
-down_revision: str | Sequence[str] | None = '0013_clinic_sessions'
+revision: str = '0015_report_snapshots'
+down_revision: str | Sequence[str] | None = '0014_randomisation_list'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
