@@ -154,6 +154,16 @@ class AdherenceRules(_Strict):
     days_without_entries_alert: int = Field(default=3, ge=1, le=30)
 
 
+class DiaryRules(_Strict):
+    run_in_days: int = Field(
+        default=14,
+        ge=0,
+        le=90,
+        description="days before day 0 (the treatment date) whose diary study staff may enter retrospectively,"
+        " before enrolment: the baseline insulin period",
+    )
+
+
 class ProtocolSettings(_Strict):
     """A study's protocol configuration; a study stores a versioned copy and may override any field."""
 
@@ -164,6 +174,7 @@ class ProtocolSettings(_Strict):
     eligibility: EligibilityRules = EligibilityRules()
     allocation: AllocationRules = AllocationRules()
     adherence: AdherenceRules = AdherenceRules()
+    diary: DiaryRules = DiaryRules()
     alert_fold_hours: int = Field(
         default=24, ge=0, le=720, description="repeats join an open alert this long"
     )

@@ -99,6 +99,10 @@ class EntryPublicBase(BaseModel):
     source_app: str | None
     source_app_version: str | None
     late: bool
+    run_in: bool = Field(
+        default=False,
+        description="a run-in day before enrolment (the baseline before day 0), entered retrospectively by staff",
+    )
     voided: bool
     void_reason: str | None
     flags: list[str]

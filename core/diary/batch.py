@@ -64,9 +64,12 @@ async def record_batch(
     results: list[dict[str, Any]] = [{"index": i, "id": _raw_id(raw)} for i, raw in enumerate(entries_in)]
     candidates: dict[uuid.UUID, tuple[int, EntryModel, str]] = {}
     repeats: list[tuple[int, EntryModel, str]] = []
+    run_in = await diary_service.run_in_for(session=session, actor=actor, participant=participant)
     for i, raw in enumerate(entries_in):
         try:
-            entry = diary_service.validate_entry(raw, participant=participant, prefix=f"entries.{i}")
+            entry = diary_service.validate_entry(
+                raw, participant=participant, prefix=f"entries.{i}", run_in=run_in
+            )
         except InvalidInput as exc:
             results[i].update(status="rejected", error=_error(exc))
             continue

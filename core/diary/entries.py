@@ -42,6 +42,7 @@ class NewEntry:
     voided: bool
     void_reason: str | None
     late: bool
+    run_in: bool
     flags: list[str]
     alert_ids: list[str]
     data: dict[str, Any]
@@ -84,11 +85,27 @@ def _refuse(path: str, message: str) -> InvalidInput:
     return InvalidInput(f"The entry is not valid: {message}", fields=[FieldProblem(path, message)])
 
 
+@dataclass(frozen=True)
+class RunIn:
+    """The run-in days before day 0 that study staff may enter retrospectively: from `first_day` on."""
+
+    first_day: date
+    days: int
+    day_0: date
+
+
 def check_timing(
-    entry: EntryModel, *, now: datetime, skew_minutes: int, enrolled_on: date, prefix: str = ""
+    entry: EntryModel,
+    *,
+    now: datetime,
+    skew_minutes: int,
+    enrolled_on: date,
+    run_in: RunIn | None = None,
+    prefix: str = "",
 ) -> None:
-    """occurred_at neither beyond the allowed clock skew in the future nor before the enrolment day;
-    entered_at (device time of entry) neither in that future nor before occurred_at."""
+    """occurred_at neither beyond the allowed clock skew in the future nor before the enrolment day (staff,
+    given `run_in`, may enter the run-in days before it); entered_at (device time of entry) neither in that
+    future nor before occurred_at."""
     path = f"{prefix}.occurred_at" if prefix else "occurred_at"
     latest = now + timedelta(minutes=skew_minutes)
     if entry.occurred_at > latest:
@@ -98,11 +115,17 @@ def check_timing(
             f"after the server time {utc_text(now)} is allowed",
         )
     day = localtime.local_date(entry.occurred_at, localtime.offset_minutes(entry.occurred_at))
-    if day < enrolled_on:
+    if day < enrolled_on and (run_in is None or day < run_in.first_day):
+        before = (
+            f"occurred_at {entry.occurred_at.isoformat()} is before the participant's enrolment on "
+            f"{enrolled_on.isoformat()}"
+        )
+        if run_in is None:
+            raise _refuse(path, f"{before}; run-in days before enrolment are entered by study staff")
         raise _refuse(
             path,
-            f"occurred_at {entry.occurred_at.isoformat()} is before the participant's enrolment on "
-            f"{enrolled_on.isoformat()}",
+            f"{before}; run-in days start on {run_in.first_day.isoformat()} ({run_in.days} days before "
+            f"day 0 on {run_in.day_0.isoformat()})",
         )
     entered = entry.entered_at
     if entered is None:
@@ -204,6 +227,7 @@ def answer(row: Row, mg_dl_per_mmol_l: float | None) -> dict[str, Any]:
         "source_app": row.source_app,
         "source_app_version": row.source_app_version,
         "late": row.late,
+        "run_in": row.run_in,
         "voided": row.voided,
         "void_reason": row.void_reason,
         "flags": list(row.flags),

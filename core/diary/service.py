@@ -11,7 +11,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Text, and_, cast, or_, update
@@ -27,6 +27,7 @@ from core.diary.entries import NewEntry, Row, SourceApp
 from core.diary.kinds import EntryModel, canonical_hash, parse_entry, parse_kind
 from core.errors import Conflict, FieldProblem, InvalidInput, NotFound, PreconditionFailed
 from core.models.diary import DiaryEntry, DiaryEntryVersion, DiarySequence, GlucoseReading
+from core.models.people import Role
 from core.models.study import Participant
 from core.pagination import Page, SortKey, decode_cursor, encode_cursor, malformed, paginate
 from core.protocol import ProtocolSettings
@@ -100,6 +101,7 @@ def new_row(
         voided=False,
         void_reason=None,
         late=late,
+        run_in=is_run_in(values["local_date"], participant),
         flags=[],
         alert_ids=[],
         body_hash=body_hash or canonical_hash(entry),
@@ -115,8 +117,11 @@ def row_values(row: Row) -> dict[str, Any]:
     return {column.name: getattr(row, column.name) for column in ENTRY_TABLE.columns}
 
 
-def validate_entry(entry_in: Any, *, participant: Participant, prefix: str = "") -> EntryModel:
-    """Parse and check one entry against the ranges, the clock and the participant's enrolment."""
+def validate_entry(
+    entry_in: Any, *, participant: Participant, prefix: str = "", run_in: entries.RunIn | None = None
+) -> EntryModel:
+    """Parse and check one entry against the ranges, the clock and the participant's enrolment (`run_in`: the
+    run-in days the caller may enter before it, see `run_in_for`)."""
     entry = parse_entry(entry_in, prefix)
     settings = get_settings().diary
     entries.check_timing(
@@ -124,9 +129,29 @@ def validate_entry(entry_in: Any, *, participant: Participant, prefix: str = "")
         now=clock.now(),
         skew_minutes=settings.future_skew_minutes,
         enrolled_on=entries.enrolment_day(participant.enrolled_at, participant.timezone),
+        run_in=run_in,
         prefix=prefix,
     )
     return entry
+
+
+# Who may enter run-in days before enrolment: staff copying the paper diary of the baseline period.
+RUN_IN_ROLES = frozenset({Role.clinician, Role.coordinator})
+
+
+async def run_in_for(
+    *, session: AsyncSession, actor: Actor, participant: Participant
+) -> entries.RunIn | None:
+    """The run-in days (the protocol's `diary.run_in_days` before day 0) `actor` may enter; None for others."""
+    if actor.role not in RUN_IN_ROLES:
+        return None
+    protocol, _ = await rules_service.protocol_for(session=session, study_id=participant.study_id)
+    days = protocol.diary.run_in_days
+    return entries.RunIn(participant.treatment_date - timedelta(days=days), days, participant.treatment_date)
+
+
+def is_run_in(local_date: date, participant: Participant) -> bool:
+    return local_date < entries.enrolment_day(participant.enrolled_at, participant.timezone)
 
 
 def id_taken(entry_id: uuid.UUID) -> Conflict:
@@ -241,7 +266,8 @@ async def record_entry(
 ) -> tuple[dict[str, Any], bool]:
     """Store one entry idempotently: (the entry as answered, True if new). Same id and body again: the stored
     entry; same id, different body: Conflict."""
-    entry = validate_entry(entry_in, participant=participant)
+    run_in = await run_in_for(session=session, actor=actor, participant=participant)
+    entry = validate_entry(entry_in, participant=participant, run_in=run_in)
     await check_links(session=session, participant=participant, entry=entry)
     relationship = await access.relationship_to(session=session, actor=actor, participant=participant)
     # read first for a reading (its value_mg_dl uses the protocol's factor); the rules then need not read it
@@ -482,6 +508,7 @@ async def edit_entry(
         now=clock.now(),
         skew_minutes=get_settings().diary.future_skew_minutes,
         enrolled_on=entries.enrolment_day(participant.enrolled_at, participant.timezone),
+        run_in=await run_in_for(session=session, actor=actor, participant=participant),
     )
     values = entries.timing_values(entry)
     if all(getattr(row, name) == value for name, value in values.items()):
@@ -492,6 +519,7 @@ async def edit_entry(
     now = clock.now()
     for name, value in values.items():
         setattr(row, name, value)
+    row.run_in = is_run_in(row.local_date, participant)
     row.late = entries.is_late(
         row.occurred_at, row.entered_at, row.received_at, get_settings().diary.late_after_hours
     )

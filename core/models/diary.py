@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, String, Text
+from sqlalchemy import BigInteger, Column, Index, String, Text, false
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONDocument
@@ -47,6 +47,8 @@ class DiaryEntry(SQLModel, table=True):
     voided: bool = Field(default=False)
     void_reason: str | None = Field(default=None, sa_type=Text)
     late: bool = Field(default=False)
+    # a run-in day before enrolment, entered retrospectively by study staff (the baseline period)
+    run_in: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     flags: list[str] = Field(default_factory=list, sa_column=Column(JSONDocument, nullable=False))
     alert_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONDocument, nullable=False))
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
