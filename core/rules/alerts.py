@@ -53,6 +53,7 @@ async def raise_or_join(
     occurred_at: datetime,
     trigger: tuple[uuid.UUID, int],
     versions: Mapping[uuid.UUID, int] | None = None,
+    linked: dict[uuid.UUID, set[uuid.UUID]] | None = None,
 ) -> tuple[Alert, list[uuid.UUID]]:
     """The open alert of this condition gains an occurrence if it is recent enough; otherwise a new alert
     is raised and a message queued for each clinician of the participant's site, in this transaction.
@@ -63,7 +64,8 @@ async def raise_or_join(
 
     Every entry is linked at a version it really has: the trigger at the version being written, evidence at
     `versions` (entries being judged now) or else at its current version. Answers the alert and the evidence
-    entries linked now (besides the trigger), whose `alerts` must name it too.
+    entries linked now (besides the trigger), whose `alerts` must name it too. `linked`: alert -> evidence
+    already linked by this caller (a batch joins one suggestion many times; it is linked once).
     """
     now = clock.now()
     alert: Alert | None = None
@@ -89,10 +91,12 @@ async def raise_or_join(
     if alert is not None:
         if await _link(session, alert, trigger_id, trigger_version):
             alert.occurrences += 1
-        evidence = await _link_evidence(session, alert, condition, trigger_id, versions or {})
+        evidence = await _link_evidence(session, alert, condition, trigger_id, versions or {}, linked)
         if condition.category is AlertCategory.dose_review and occurred_at >= alert.last_occurred_at:
             # the newest evidence describes the suggestion (a late entry for an older day does not replace it)
-            alert.details = {**condition.details, "cause_changes": alert.details.get("cause_changes", [])}
+            details = {**condition.details, "cause_changes": alert.details.get("cause_changes", [])}
+            if details != alert.details:
+                alert.details = details
         alert.last_occurred_at = max(alert.last_occurred_at, occurred_at)
         alert.updated_at = now
         await session.flush()
@@ -116,7 +120,7 @@ async def raise_or_join(
     session.add(alert)
     await session.flush()
     session.add(AlertEntry(alert_id=alert.id, entry_id=trigger_id, entry_version=trigger_version))
-    evidence = await _link_evidence(session, alert, condition, trigger_id, versions or {})
+    evidence = await _link_evidence(session, alert, condition, trigger_id, versions or {}, linked)
     await session.flush()
     await _notify(session=session, participant=participant, alert=alert)
     return alert, evidence
@@ -128,12 +132,15 @@ async def _link_evidence(
     condition: Condition,
     trigger_id: uuid.UUID,
     versions: Mapping[uuid.UUID, int],
+    known: dict[uuid.UUID, set[uuid.UUID]] | None,
 ) -> list[uuid.UUID]:
     """Link the pattern's other entries (earlier days) not linked yet, each at the version it has now; the
-    ids linked."""
-    wanted = [e for e in dict.fromkeys(condition.entry_ids) if e != trigger_id]
+    ids linked. `known`: alert -> entries linked already (kept up to date here)."""
+    done = known.setdefault(alert.id, set()) if known is not None else set()
+    wanted = [e for e in dict.fromkeys(condition.entry_ids) if e != trigger_id and e not in done]
     if not wanted:
         return []
+    done.update(wanted)
     linked = set(
         (
             await session.execute(

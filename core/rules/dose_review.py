@@ -7,6 +7,7 @@ clinician only; nothing here changes or advises a dose (CLINICAL.md A4).
 from __future__ import annotations
 
 import uuid
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -248,11 +249,14 @@ def level1_events(readings: list[Reading], reports: list[HypoReport], episodes: 
             starts.append(r.occurred_at)
         last = r.occurred_at
     link = timedelta(minutes=episodes.event_link_minutes)
-    lonely = [
-        e
-        for e in reports
-        if not e.severe and not any(abs(e.occurred_at - r.occurred_at) <= link for r in lows)
-    ]
+    low_times = [r.occurred_at for r in lows]
+
+    def near_a_low(at: datetime) -> bool:
+        # the first low at or after `at - link` (sorted times): near when it is not after `at + link`
+        position = bisect_left(low_times, at - link)
+        return position < len(low_times) and low_times[position] <= at + link
+
+    lonely = [e for e in reports if not e.severe and not near_a_low(e.occurred_at)]
     return len(starts) + len(lonely)
 
 

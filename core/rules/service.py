@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -338,21 +338,40 @@ def _dose_review_applies(entry: DiaryEntryLike, flags: list[str]) -> bool:
 
 
 def dose_review_suggestions(
-    window: dose_review.Window, entry: DiaryEntryLike, flags: list[str], protocol: ProtocolSettings
+    window: dose_review.Window,
+    entry: DiaryEntryLike,
+    flags: list[str],
+    protocol: ProtocolSettings,
+    memo: dict[Any, Any] | None = None,
 ) -> list[dose_review.Suggestion]:
-    """The pattern rules this entry can complete, run on the window ending on its local day."""
+    """The pattern rules this entry can complete, run on the window ending on its local day.
+
+    `memo`: results kept across the entries of one evaluation (one window): a rule's answer depends only on
+    the window and its last day, so a batch's many entries of one day run each rule once per day, not once
+    per entry (that made a dense day's batch slower with every entry the day held)."""
     rules = protocol.dose_review
+    memo = {} if memo is None else memo
+
+    def once(key: tuple[Any, ...], rule: Callable[[], dose_review.Suggestion | None]) -> None:
+        full = (*key, window.today)
+        if full not in memo:
+            memo[full] = rule()
+        found.append(memo[full])
+
     found: list[dose_review.Suggestion | None] = []
     hypo = entry.kind == "hypo_event" or bool(set(flags) & classify.HYPO_FLAGS)
     if classify.FASTING_ABOVE in flags:
-        found.append(dose_review.basal_increase(window, rules))
+        once(("basal",), lambda: dose_review.basal_increase(window, rules))
     if classify.POSTPRANDIAL_ABOVE in flags:
-        current = next((r for r in window.readings if r.entry_id == entry.id), None)
+        if "readings" not in memo:
+            memo["readings"] = {r.entry_id: r for r in window.readings}
+        current = memo["readings"].get(entry.id)
         if current is not None and current.meal_type:
-            found.append(dose_review.meal_bolus(window, rules, current.meal_type))
+            meal_type = current.meal_type
+            once(("meal", meal_type), lambda: dose_review.meal_bolus(window, rules, meal_type))
     if hypo:
-        found.append(dose_review.reduction(window, rules, protocol.episodes))
-        found.append(dose_review.falling_requirement(window, rules))
+        once(("reduction",), lambda: dose_review.reduction(window, rules, protocol.episodes))
+        once(("falling",), lambda: dose_review.falling_requirement(window, rules))
     return [s for s in found if s is not None]
 
 
@@ -592,10 +611,16 @@ async def _evaluate(
                 if not e.voided
             ],
         )
+        memo: dict[Any, Any] = {}
+        made: dict[int, alerts.Condition] = {}  # by the (memoised) suggestion it was made of
         for i in patterned:
             entry = entries[i][0]
             window.today = entry.local_date
-            for suggestion in dose_review_suggestions(window, entry, patterns[i], protocol):
+            for suggestion in dose_review_suggestions(window, entry, patterns[i], protocol, memo):
+                if id(suggestion) in made:
+                    conditions[i].append(made[id(suggestion)])
+                    continue
+                complete = suggestion
                 if suggestion.evidence_days:
                     # the window counts fasting days; the readings themselves are read once a rule fires
                     evidence = await fasting_evidence(
@@ -605,20 +630,20 @@ async def _evaluate(
                         protocol=protocol,
                         current=current,
                     )
-                    suggestion = with_fasting_evidence(suggestion, evidence)
-                conditions[i].append(
-                    alerts.Condition(
-                        suggestion.kind,
-                        AlertCategory.dose_review,
-                        Severity(suggestion.severity),
-                        suggestion.rule,
-                        suggestion.fold_key,
-                        suggestion.entry_ids,
-                        suggestion.details,
-                    )
+                    complete = with_fasting_evidence(suggestion, evidence)
+                made[id(suggestion)] = alerts.Condition(
+                    complete.kind,
+                    AlertCategory.dose_review,
+                    Severity(complete.severity),
+                    complete.rule,
+                    complete.fold_key,
+                    complete.entry_ids,
+                    complete.details,
                 )
+                conditions[i].append(made[id(suggestion)])
     position = {e.id: i for i, (e, _) in enumerate(entries)}
     versions = {e.id: e.version for e, _ in entries}  # the versions being written (a re-judged one's next)
+    evidence_linked: dict[uuid.UUID, set[uuid.UUID]] = {}  # alert -> evidence linked in this evaluation
     for i, (entry, _previous) in enumerate(entries):
         for condition in conditions[i]:
             alert, linked_now = await alerts.raise_or_join(
@@ -630,6 +655,7 @@ async def _evaluate(
                 occurred_at=entry.occurred_at,
                 trigger=(entry.id, entry.version),
                 versions=versions,
+                linked=evidence_linked,
             )
             if alert.id not in outcomes[i].alert_ids:
                 outcomes[i].alert_ids.append(alert.id)

@@ -4,6 +4,7 @@ per-day counts of the participant's readings (summed in SQL), and the few entrie
 from __future__ import annotations
 
 import uuid
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -178,7 +179,9 @@ def _assemble(
     window = Window(today=today, summaries=summaries)
     everything = sorted([*rows, *evaluated], key=lambda e: e.occurred_at)
     meals = [(e.occurred_at, e.entry_id, e.data.get("meal_type")) for e in everything if e.kind == "meal"]
+    meal_times = [at for at, _, _ in meals]  # sorted, as `everything` is
     meal_by_id = {meal_id: kind for _, meal_id, kind in meals}
+    being_evaluated = {x.entry_id for x in evaluated}
     factor = protocol.glucose.mg_dl_per_mmol_l
     for e in everything:
         if e.kind == "illness":
@@ -203,11 +206,14 @@ def _assemble(
             if e.data.get("meal_id"):
                 meal_type = meal_by_id.get(uuid.UUID(str(e.data["meal_id"])))
             if meal_type is None and e.data.get("context") == "postprandial":
-                earlier = [m for m in meals if timedelta(0) <= e.occurred_at - m[0] <= timedelta(hours=8)]
-                meal_type = earlier[-1][2] if earlier else None
+                # the latest meal at or before the reading, if within 8 h (found by bisection: a dense week
+                # holds thousands of meals and readings)
+                position = bisect_right(meal_times, e.occurred_at)
+                if position and e.occurred_at - meal_times[position - 1] <= timedelta(hours=8):
+                    meal_type = meals[position - 1][2]
             reading = _reading(e.entry_id, e.occurred_at, e.local_date, e.data, e.flags, factor, meal_type)
             window.readings.append(reading)
-            if any(e.entry_id == x.entry_id for x in evaluated):
+            if e.entry_id in being_evaluated:
                 # the entries being evaluated are not in the database's per-day counts
                 summaries.setdefault(e.local_date, DaySummary()).add(reading)
     return window
