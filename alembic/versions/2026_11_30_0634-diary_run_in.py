@@ -4,8 +4,8 @@ Entries of run-in days before enrolment (the baseline insulin of the 14 days bef
 retrospectively by study staff, are marked `run_in` on the row and in the answer. Every stored answer gains
 `"run_in": false` (they were all entered on or after enrolment); the versions' audit records stay as written.
 
-Revision ID: 0013_diary_run_in
-Revises: 0012_delivery
+Revision ID: 0016_diary_run_in
+Revises: 0015_report_snapshots
 Create Date: 2026-11-30 05:39:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0013_diary_run_in'
-down_revision: str | Sequence[str] | None = '0012_delivery'
+revision: str = '0016_diary_run_in'
+down_revision: str | Sequence[str] | None = '0015_report_snapshots'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
