@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from core import audit, clock
 from core.access import Actor
+from core.diary import weights
 from core.errors import Conflict, FieldProblem, InvalidInput
 from core.models.diary import DiaryEntry
 from core.models.study import Participant, ParticipantWeight
@@ -61,7 +62,9 @@ async def complete(
         )
     given = visit_results.check_results(results)
     settings, _ = await study_protocol.current_protocol(session=session, study_id=participant.study_id)
-    weight = given.get("weight_kg") or await _latest_weight(session, participant, completed_on)
+    weight = given.get("weight_kg") or await weights.weight_on_day(
+        session=session, participant=participant, day=completed_on
+    )
     dose = await _iu_per_day(session, participant.id, completed_on)
     per_kg = round(dose / weight, 3) if dose is not None and weight else None
     derived = visit_results.derived(
@@ -186,40 +189,6 @@ async def _audit(
         after={**snapshot(visit), "reason": reason},
         context=context,
     )
-
-
-async def _latest_weight(session: AsyncSession, participant: Participant, on: date) -> float | None:
-    """The last weight on or before the participant-local day `on`: the weight history (enrolment, visits) or
-    a weight the diary logged, whichever was measured later."""
-    end = visit_plan.local_moment(on + timedelta(days=1), time(0, 0), participant.timezone)
-    history = (
-        await session.execute(
-            select(col(ParticipantWeight.measured_at), col(ParticipantWeight.kg))
-            .where(
-                col(ParticipantWeight.participant_id) == participant.id,
-                col(ParticipantWeight.measured_at) < end,
-            )
-            .order_by(col(ParticipantWeight.measured_at).desc())
-            .limit(1)
-        )
-    ).first()
-    diary = (
-        await session.execute(
-            select(col(DiaryEntry.occurred_at), col(DiaryEntry.data))
-            .where(
-                col(DiaryEntry.participant_id) == participant.id,
-                col(DiaryEntry.kind) == "weight",
-                col(DiaryEntry.voided).is_(False),
-                col(DiaryEntry.occurred_at) < end,
-            )
-            .order_by(col(DiaryEntry.occurred_at).desc())
-            .limit(1)
-        )
-    ).first()
-    found = [(history[0], float(history[1]))] if history is not None else []
-    if diary is not None and diary[1].get("kg") is not None:
-        found.append((diary[0], float(diary[1]["kg"])))
-    return max(found)[1] if found else None
 
 
 async def _iu_per_day(session: AsyncSession, participant_id: uuid.UUID, on: date) -> float | None:
