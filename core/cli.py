@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,6 +21,8 @@ admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 visits_app = typer.Typer(help="Study visits.", no_args_is_help=True)
 app.add_typer(visits_app, name="visits")
+jobs_app = typer.Typer(help="Scheduled jobs: list them, run one now.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 
 
 def _settings_or_exit() -> None:
@@ -162,6 +165,74 @@ def dispatcher() -> None:
     from core import background
 
     asyncio.run(background.standalone("dispatcher")())
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the scheduled jobs (APScheduler triggers, database locks) until SIGTERM."""
+    _settings_or_exit()
+    from core.db import database
+    from core.scheduling import runner
+
+    async def _run() -> None:
+        try:
+            await runner.run_forever()
+        finally:
+            await database.dispose()
+
+    typer.echo(f"scheduler {runner.RUNNER_ID}: jobs {', '.join(runner.JOBS)}; stop with SIGTERM")
+    asyncio.run(_run())
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """Each job, its trigger, its last run and outcome."""
+    _settings_or_exit()
+    from core.db import database, session_scope
+    from core.scheduling import runner
+
+    async def _last() -> dict[str, Any]:
+        try:
+            async with session_scope() as session:
+                return await runner.last_runs(session)
+        finally:
+            await database.dispose()
+
+    last = asyncio.run(_last())
+    typer.echo(f"{'job':<22} {'trigger':<18} {'last run (UTC)':<20} {'outcome':<8} counts")
+    for name, job in runner.JOBS.items():
+        run = last.get(name)
+        when = run.started_at.strftime("%Y-%m-%d %H:%M:%S") if run else "never"
+        outcome = run.outcome if run else "-"
+        detail = (run.error or json.dumps(run.counts, sort_keys=True)) if run else ""
+        typer.echo(f"{name:<22} {job.trigger_text:<18} {when:<20} {outcome:<8} {detail}".rstrip())
+
+
+@jobs_app.command("run")
+def jobs_run(name: Annotated[str, typer.Argument(help="The job, e.g. visits.remind.")]) -> None:
+    """Run one job now (after an outage, or to check it), with the same once-only guarantees."""
+    _settings_or_exit()
+    from core.db import database
+    from core.scheduling import runner
+
+    if name not in runner.JOBS:
+        typer.echo(f"glucodiary: no job {name!r}; jobs: {', '.join(runner.JOBS)}", err=True)
+        raise typer.Exit(2)
+
+    async def _run() -> runner.RunResult:
+        try:
+            return await runner.run_job(name, runner_id=f"cli:{runner.RUNNER_ID}")
+        finally:
+            await database.dispose()
+
+    result = asyncio.run(_run())
+    if result.outcome == "busy":
+        typer.echo(f"{name}: another scheduler is running it right now; nothing done", err=True)
+        raise typer.Exit(3)
+    if result.outcome != "ok":
+        typer.echo(f"{name}: failed: {result.error}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{name}: ok {json.dumps(result.counts, sort_keys=True)}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from core.models.alerts import Alert, AlertEntry
 from core.models.auth import AuditEvent, Invitation, LoginThrottle, RefreshToken
 from core.models.clinic import ClinicSession
 from core.models.diary import DiaryEntry, DiaryEntryVersion, DiarySequence, GlucoseReading
+from core.models.jobs import JobRun
 from core.models.notifications import Notification, NotificationPreference
 from core.models.outbox import DeliveryAttempt, OutboxMessage
 from core.models.people import Role, User
@@ -36,6 +37,7 @@ __all__ = [
     "GuardianLink",
     "HypoEpisode",
     "Invitation",
+    "JobRun",
     "LoginThrottle",
     "Notification",
     "NotificationPreference",

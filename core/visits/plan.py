@@ -51,9 +51,14 @@ def local_moment(day: date, at: time, timezone: str) -> datetime:
     return datetime.combine(day, at, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
 
 
+def local_now(moment: datetime, timezone: str) -> datetime:
+    """`moment` on the participant's wall clock."""
+    return moment.astimezone(ZoneInfo(timezone))
+
+
 def local_today(moment: datetime, timezone: str) -> date:
     """The participant's calendar date at `moment`."""
-    return moment.astimezone(ZoneInfo(timezone)).date()
+    return local_now(moment, timezone).date()
 
 
 def reminder_moments(target_date: date, plan: VisitPlan, timezone: str) -> list[tuple[int, datetime]]:
