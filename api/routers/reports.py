@@ -40,7 +40,11 @@ Format = Annotated[Literal["json", "csv"], Query(description="json (default) or 
 
 
 def _cell(value: Any) -> Any:
-    return "" if value is None else value.isoformat() if isinstance(value, date) else value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _csv_lines(report: Report) -> Iterator[str]:
@@ -110,6 +114,16 @@ _add_report(
     "glycemic-control",
     "getGlycemicControlReport",
     "Fasting and postprandial glucose, % in the protocol range, SD and CV, % below 70 and 54 per frame.",
+)
+_add_report(
+    "insulin",
+    "getInsulinReport",
+    "Total daily insulin dose, IU/kg/day, change from the 14-day baseline and its category per frame.",
+)
+_add_report(
+    "visits",
+    "getVisitsReport",
+    "HbA1c (% and mmol/mol), fasting and stimulated C-peptide, CPGR, BMI and IDAA1c by visit.",
 )
 _add_report(
     "completeness",

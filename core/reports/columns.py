@@ -12,7 +12,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str  # string, integer, number, date
+    type: str  # string, integer, number, date, boolean
     unit: str | None
     definition: str
     source: str
@@ -219,11 +219,95 @@ EXERCISE_ROWS = [
     ),
 ]
 
+VISIT_SOURCE = "study visits (visit: plan, status, results as entered, values derived at completion)"
+VISIT_ROWS = [
+    *_PARTICIPANT[:3],
+    Column("visit", "string", None, "visit label (M1, M3, ...)", VISIT_SOURCE),
+    Column("month", "integer", "months", "months after day 0 the visit is planned for", VISIT_SOURCE),
+    Column("target_date", "date", None, "planned local date", VISIT_SOURCE),
+    Column("status", "string", None, "planned, completed, missed or cancelled", VISIT_SOURCE),
+    Column("completed_on", "date", None, "local date the visit took place", VISIT_SOURCE),
+    Column("outside_window", "boolean", None, "completed outside the protocol's visit window", VISIT_SOURCE),
+    Column("hba1c_percent", "number", "%", "HbA1c, NGSP", VISIT_SOURCE),
+    Column("c_peptide_fasting_ng_ml", "number", "ng/mL", "fasting C-peptide", VISIT_SOURCE),
+    Column("c_peptide_stimulated_ng_ml", "number", "ng/mL", "stimulated C-peptide", VISIT_SOURCE),
+    Column(
+        "glucose_fasting_mg_dl", "number", "mg/dL", "fasting glucose of the C-peptide sample", VISIT_SOURCE
+    ),
+    Column("weight_kg", "number", "kg", "weight at the visit", VISIT_SOURCE),
+    Column("hba1c_mmol_mol", "number", "mmol/mol", "HbA1c IFCC = 10.93 x NGSP - 23.5", VISIT_SOURCE),
+    Column("cpgr", "number", None, "C-peptide (ng/mL) x 100 / glucose (mg/dL), same sample", VISIT_SOURCE),
+    Column("bmi", "number", "kg/m2", "weight / height^2", VISIT_SOURCE),
+    Column(
+        "idaa1c", "number", "%", "HbA1c + 4 x insulin dose (IU/kg/day); <= 9 partial remission", VISIT_SOURCE
+    ),
+]
+VISIT_AGGREGATES = [
+    Column("month", "integer", "months", "months after day 0", VISIT_SOURCE),
+    Column("visit", "string", None, "visit label", VISIT_SOURCE),
+    HYPOGLYCEMIA_AGGREGATES[1],
+    HYPOGLYCEMIA_AGGREGATES[2],
+    Column("visits_due", "integer", "visits", "visits planned before the data cut", VISIT_SOURCE),
+    Column("completed", "integer", "visits", "of them completed", VISIT_SOURCE),
+    *(
+        Column(
+            f"{c.name}_mean", "number", c.unit, f"mean {c.definition} of the completed visits", VISIT_SOURCE
+        )
+        for c in VISIT_ROWS
+        if c.name
+        in (
+            "hba1c_percent",
+            "hba1c_mmol_mol",
+            "c_peptide_fasting_ng_ml",
+            "c_peptide_stimulated_ng_ml",
+            "cpgr",
+        )
+    ),
+]
+
+INSULIN_SOURCE = "insulin entries (units) and insulin_status entries that are not voided, by local day"
+INSULIN_ROWS = [
+    *_PARTICIPANT,
+    Column(
+        "days_with_data",
+        "integer",
+        "days",
+        "days with a dose, plus days without one while insulin was recorded as discontinued (TDD 0)",
+        INSULIN_SOURCE,
+    ),
+    Column("tdd_iu", "number", "IU/day", "mean total daily dose over the days with data", INSULIN_SOURCE),
+    Column(
+        "iu_per_kg",
+        "number",
+        "IU/kg/day",
+        "tdd_iu / latest weight on or before the frame's last day",
+        INSULIN_SOURCE,
+    ),
+    Column(
+        "baseline_tdd_iu",
+        "number",
+        "IU/day",
+        "mean total daily dose over the 14 days before day 0",
+        INSULIN_SOURCE,
+    ),
+    Column("change_pct", "number", "%", "100 x (tdd - baseline) / baseline, rounded to 0.1", INSULIN_SOURCE),
+    Column(
+        "change_category",
+        "string",
+        None,
+        "discontinued; reduced_over_50 (< -50); reduced_15_50 (-50..-15); maintained (|change| < 15);"
+        " increased_15_50 (15..50); increased_over_50 (> 50)",
+        INSULIN_SOURCE,
+    ),
+]
+
 REPORTS: dict[str, tuple[list[Column], list[Column]]] = {
     "hypoglycemia": (HYPOGLYCEMIA_ROWS, HYPOGLYCEMIA_AGGREGATES),
     "glycemic-control": (GLYCEMIC_ROWS, GLYCEMIC_AGGREGATES),
     "completeness": (COMPLETENESS_ROWS, []),
     "exercise": (EXERCISE_ROWS, []),
+    "insulin": (INSULIN_ROWS, []),
+    "visits": (VISIT_ROWS, VISIT_AGGREGATES),
 }
 
 

@@ -24,14 +24,21 @@ from core.episodes import store as episodes
 from core.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from core.models.people import Role
 from core.models.study import Arm, Site, StaffAssignment, Study
-from core.reports import activity, columns, glycemic, hypoglycemia
+from core.reports import activity, columns, glycemic, hypoglycemia, insulin, visits
 from core.reports.columns import Column
 from core.reports.frames import Scope, participants_in
 from core.studies.protocol import current_protocol
 
 REPORT_ROLES = frozenset({Role.statistician, Role.coordinator, Role.clinician, Role.admin})
 # decimals of the figures (the dictionary's precision); everything else is rounded to 0.1
-ROUNDING = {"exposure_years": 4, "episodes_per_patient_year": 3}
+ROUNDING = {
+    "exposure_years": 4,
+    "episodes_per_patient_year": 3,
+    "cpgr": 2,
+    "cpgr_mean": 2,
+    "idaa1c": 2,
+    "iu_per_kg": 2,
+}
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,18 @@ async def build(
         result.rows = await _glycemic(session, glycemic.rows_query(dialect, scope, protocol), row_columns)
         result.aggregates = await _glycemic(
             session, glycemic.aggregates_query(dialect, scope, protocol, unblinded=unblinded), None
+        )
+    elif report == "insulin":
+        found = (await session.execute(insulin.rows_query(dialect, scope, protocol))).mappings().all()
+        names = [c.name for c in row_columns]
+        result.rows = [
+            _rounded({**{k: r[k] for k in names if k in r}, **insulin.finish(dict(r))}) for r in found
+        ]
+        result.rows = [{k: row[k] for k in names} for row in result.rows]
+    elif report == "visits":
+        result.rows = await _fetch(session, visits.rows_query(dialect, scope), row_columns)
+        result.aggregates = await _fetch(
+            session, visits.aggregates_query(dialect, scope, unblinded=unblinded), aggregate_columns
         )
     elif report == "completeness":
         result.rows = await _fetch(session, activity.completeness_rows(dialect, scope, protocol), row_columns)

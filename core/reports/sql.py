@@ -16,6 +16,7 @@ from sqlalchemy import (
     Float,
     Integer,
     Select,
+    String,
     cast,
     func,
     literal,
@@ -88,7 +89,7 @@ def as_date(value: Any) -> ColumnElement[Any]:
 def add_days(name: str, day: Any, days: Any) -> ColumnElement[Any]:
     if name == POSTGRESQL:
         return type_coerce(type_coerce(day, Integer) + days, Date)
-    return type_coerce(func.date(day, func.printf("+%d days", days)), Date)
+    return type_coerce(func.date(day, func.printf("%+d days", days)), Date)
 
 
 def json_number(name: str, document: Any, key: str) -> ColumnElement[float]:
@@ -96,3 +97,10 @@ def json_number(name: str, document: Any, key: str) -> ColumnElement[float]:
     if name == POSTGRESQL:
         return cast(document.op("->>")(key), Float)
     return type_coerce(func.json_extract(document, f"$.{key}"), Float)
+
+
+def json_text(name: str, document: Any, key: str) -> ColumnElement[str]:
+    """A text field of a JSON document column."""
+    if name == POSTGRESQL:
+        return document.op("->>", return_type=String)(key)
+    return type_coerce(func.json_extract(document, f"$.{key}"), String)

@@ -449,7 +449,15 @@ rule(
 
 # ---- reports, snapshots and exports (reports helper) ---------------------------------------------------------
 REPORT_READERS = frozenset({CLINICIAN, COORDINATOR, STATISTICIAN, ADMIN})
-for _report in ("hypoglycemia", "glycemic-control", "completeness", "exercise", "dictionary"):
+for _report in (
+    "hypoglycemia",
+    "glycemic-control",
+    "insulin",
+    "visits",
+    "completeness",
+    "exercise",
+    "dictionary",
+):
     rule("GET", f"/api/v1/studies/{{study_id}}/reports/{_report}", ok=REPORT_READERS)
 rule("GET", "/api/v1/participants/{participant_id}/export/fhir", ok=STAFF | {ADMIN})
 rule("POST", "/api/v1/studies/{study_id}/snapshots", ok={STATISTICIAN, ADMIN}, build=lambda _c: Call(json={}))

@@ -240,7 +240,13 @@ async def test_who_sees_what_and_blinding(
     assert (await get(client, cohort, report, "statistician", format="xml")).status_code == 422
 
 
-PARSERS = {"string": str, "integer": int, "number": float, "date": date.fromisoformat}
+PARSERS = {
+    "string": str,
+    "integer": int,
+    "number": float,
+    "date": date.fromisoformat,
+    "boolean": lambda v: v == "true",
+}
 
 
 @pytest.mark.parametrize("report", REPORTS)

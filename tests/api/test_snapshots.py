@@ -41,7 +41,14 @@ async def test_a_snapshot_never_changes_and_downloads_byte_for_byte(
     # cut 2026-04-01: P1 frame 1 = 01-12..04-01 = 79 days = 0.2163 patient-years, the two March episodes
     p1_row = next(r for r in hypo["rows"] if r["subject_code"] == cohort.p1.subject_code)
     assert (p1_row["exposure_years"], p1_row["episodes"]) == (0.2163, 2)
-    assert set(document["reports"]) == {"hypoglycemia", "glycemic-control", "completeness", "exercise"}
+    assert set(document["reports"]) == {
+        "hypoglycemia",
+        "glycemic-control",
+        "insulin",
+        "visits",
+        "completeness",
+        "exercise",
+    }
 
     # the diary changes afterwards: a new low reading in March; the snapshot stays as it was
     late = entry_body(occurred_at="2026-03-20T07:00:00+01:00", value=50, unit="mg/dL", context="random")
