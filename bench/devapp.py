@@ -39,15 +39,15 @@ def _without_token_cache(app: FastAPI) -> None:
 
 
 def _no_prefetch(*args: Any, **kwargs: Any) -> None:
-    """rules_service.prefetch answering "nothing to read along" whatever it is asked."""
+    """core.rules.lookups.prefetch answering "nothing to read along" whatever it is asked."""
     return None
 
 
 def _without_prefetch(app: FastAPI) -> None:
     """The rules read what they need themselves instead of riding in the entry's INSERT (pg_create.create)."""
-    from core.rules import service as rules_service
+    from core.rules import lookups
 
-    _swap(rules_service, "prefetch", _no_prefetch)
+    _swap(lookups, "prefetch", _no_prefetch)
 
 
 def _without_executemany(app: FastAPI) -> None:
@@ -92,7 +92,9 @@ def _without_gc_tuning(app: FastAPI) -> None:
 
 def _without_rules(app: FastAPI) -> None:
     """No protocol rules after a write: their cost is the diary POST against this (not a device)."""
+    from core.diary import rejudge
     from core.diary import service as diary_service
+    from core.rules import lookups
     from core.rules import service as rules_service
 
     async def judge_nothing(*, entries: list[Any], **_: Any) -> list[Any]:
@@ -102,8 +104,9 @@ def _without_rules(app: FastAPI) -> None:
         return 0
 
     _swap(rules_service, "_evaluate", judge_nothing)
-    _swap(rules_service, "prefetch", _no_prefetch)
+    _swap(lookups, "prefetch", _no_prefetch)
     _swap(diary_service, "rejudge_near_meal", rejudge_nothing)
+    _swap(rejudge, "rejudge_near_meal", rejudge_nothing)
 
 
 WITHOUT: dict[str, Callable[[FastAPI], None]] = {

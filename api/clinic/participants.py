@@ -15,7 +15,7 @@ from api.clinic import web
 from api.deps import ParticipantInScope, SessionDep
 from core.dashboard import chart as chart_service
 from core.dashboard import overview
-from core.diary import service as diary_service
+from core.diary import reads as diary_reads
 from core.models.alerts import AlertCategory
 from core.rules import lifecycle
 from core.studies import enrolment
@@ -75,7 +75,7 @@ async def participant(
     the diary (newest first)."""
     view = await enrolment.participant_view(session=session, actor=actor, participant=participant)
     chart = await chart_service.chart(session=session, participant=participant, days=int(days))
-    diary = await diary_service.list_entries(
+    diary = await diary_reads.list_entries(
         session=session, participant=participant, include_voided=True, limit=DIARY_PAGE, cursor=cursor
     )
     reviews = await lifecycle.list_alerts(
@@ -120,7 +120,7 @@ async def entry_history(
     entry_id: uuid.UUID,
 ) -> Response:
     """Every version of one diary entry: what changed, who changed it, when and why."""
-    versions = await diary_service.history(session=session, participant=participant, entry_id=entry_id)
+    versions = await diary_reads.history(session=session, participant=participant, entry_id=entry_id)
     return await web.page(
         request,
         "entry.html",

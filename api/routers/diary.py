@@ -28,6 +28,7 @@ from api.schemas.diary import (
     update_body,
 )
 from core.diary import batch as diary_batch
+from core.diary import reads as diary_reads
 from core.diary import service as diary_service
 from core.diary.entries import parse_source_app
 from core.diary.kinds import Kind
@@ -169,7 +170,7 @@ async def list_entries(
             raise InvalidInput(
                 f"The query is not valid: {name} {message}.", fields=[FieldProblem(name, message)]
             )
-    page = await diary_service.list_entries(
+    page = await diary_reads.list_entries(
         session=session,
         participant=participant,
         kind=kind.value if kind else None,
@@ -199,9 +200,7 @@ async def get_entry(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The current version of an entry, with its ETag."""
-    document, etag = await diary_service.get_entry(
-        session=session, participant=participant, entry_id=entry_id
-    )
+    document, etag = await diary_reads.get_entry(session=session, participant=participant, entry_id=entry_id)
     if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")} | {"*"}:
         return Response(status_code=304, headers={"ETag": etag})
     return _raw(document.encode(), headers={"ETag": etag})
@@ -273,7 +272,7 @@ async def entry_history(
     entry_id: uuid.UUID, session: SessionDep, participant: ParticipantInScope
 ) -> Response:
     """Every version of the entry, oldest first, with who changed it, when and why."""
-    versions = await diary_service.history(session=session, participant=participant, entry_id=entry_id)
+    versions = await diary_reads.history(session=session, participant=participant, entry_id=entry_id)
     return _json({"items": versions, "next_cursor": None})
 
 
@@ -290,7 +289,7 @@ async def changes(
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> Response:
     """Every write since the cursor (creates, edits, voids as tombstones), in commit order."""
-    found, cursor, has_more = await diary_service.changes(
+    found, cursor, has_more = await diary_reads.changes(
         session=session, participant=participant, since=since, limit=limit
     )
     changed = b",".join(

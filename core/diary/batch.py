@@ -19,10 +19,11 @@ from sqlmodel import col, select
 from core import access, clock
 from core.access import Actor
 from core.config import get_settings
-from core.diary import links
-from core.diary import service as diary_service
+from core.diary import links, rejudge
+from core.diary import rows as diary_rows
 from core.diary.entries import NewEntry, SourceApp
-from core.diary.kinds import EntryModel, canonical_hash
+from core.diary.kinds import EntryModel
+from core.diary.parsing import canonical_hash
 from core.errors import DomainError, FieldProblem, InvalidInput
 from core.models.diary import DiaryEntry
 from core.models.study import Participant
@@ -39,7 +40,7 @@ def _error(exc: DomainError) -> dict[str, Any]:
 
 def _conflict(entry_id: uuid.UUID, index: int) -> dict[str, Any]:
     """The single create's answer for a taken id (the same whatever diary holds it), its path in the batch."""
-    error = _error(diary_service.id_taken(entry_id))
+    error = _error(diary_rows.id_taken(entry_id))
     error["fields"] = [{**f, "path": f"entries.{index}.{f['path']}"} for f in error["fields"]]
     return error
 
@@ -64,10 +65,10 @@ async def record_batch(
     results: list[dict[str, Any]] = [{"index": i, "id": _raw_id(raw)} for i, raw in enumerate(entries_in)]
     candidates: dict[uuid.UUID, tuple[int, EntryModel, str]] = {}
     repeats: list[tuple[int, EntryModel, str]] = []
-    run_in = await diary_service.run_in_for(session=session, actor=actor, participant=participant)
+    run_in = await diary_rows.run_in_for(session=session, actor=actor, participant=participant)
     for i, raw in enumerate(entries_in):
         try:
-            entry = diary_service.validate_entry(
+            entry = diary_rows.validate_entry(
                 raw, participant=participant, prefix=f"entries.{i}", run_in=run_in
             )
         except InvalidInput as exc:
@@ -83,12 +84,12 @@ async def record_batch(
         return results
 
     relationship = await access.relationship_to(session=session, actor=actor, participant=participant)
-    last_seq = await diary_service.bump_sequence(
+    last_seq = await diary_rows.bump_sequence(
         session=session, participant_id=participant.id, count=len(candidates)
     )
     existing = await _existing(session, list(candidates))
-    protocol = await diary_service.protocol_of(session=session, participant=participant)
-    factor = diary_service.factor_of(protocol)
+    protocol = await diary_rows.protocol_of(session=session, participant=participant)
+    factor = diary_rows.factor_of(protocol)
     received_at = clock.now()
     seq = last_seq - len(candidates)
     new_rows: list[tuple[int, NewEntry]] = []
@@ -101,7 +102,7 @@ async def record_batch(
                 results[i].update(status="rejected", error=_conflict(entry_id, i))
             continue
         seq += 1
-        row = diary_service.new_row(
+        row = diary_rows.new_row(
             entry,
             participant=participant,
             actor=actor,
@@ -118,7 +119,7 @@ async def record_batch(
     await _rules_and_versions(session, participant, actor, stored_rows, protocol)
     meals = [row for _, row in stored_rows if row.kind == "meal"]
     if meals:  # readings stored before this batch may have waited for these meals
-        await diary_service.rejudge_near_meal(
+        await rejudge.rejudge_near_meal(
             session=session,
             actor=actor,
             participant=participant,
@@ -156,7 +157,7 @@ async def _insert(
         return []
     try:
         async with session.begin_nested():
-            await diary_service.insert_new_rows(session, [row for _, row in new_rows], factor)
+            await diary_rows.insert_new_rows(session, [row for _, row in new_rows], factor)
         return new_rows
     except IntegrityError:
         pass
@@ -164,7 +165,7 @@ async def _insert(
     for i, row in new_rows:  # one by one, so only the offending items are lost
         try:
             async with session.begin_nested():
-                await diary_service.insert_new_rows(session, [row], factor)
+                await diary_rows.insert_new_rows(session, [row], factor)
             stored.append((i, row))
         except IntegrityError:
             results[i].update(status="rejected", error=_conflict(row.id, i))
@@ -214,14 +215,14 @@ async def _rules_and_versions(
     outcomes = await rules_service.evaluate_entries(
         session=session, participant=participant, entries=rows, protocol=protocol
     )
-    await diary_service.name_alerts_on_evidence(session=session, participant=participant, outcomes=outcomes)
+    await rejudge.name_alerts_on_evidence(session=session, participant=participant, outcomes=outcomes)
     changed = [
         {"b_id": row.id, "b_flags": row.flags, "b_alerts": row.alert_ids, "b_document": row.document}
         for row, outcome in zip(rows, outcomes, strict=True)
-        if diary_service.set_outcome(row, outcome.flags, outcome.alert_ids)
+        if diary_rows.set_outcome(row, outcome.flags, outcome.alert_ids)
     ]
     if changed:
-        table = diary_service.ENTRY_TABLE
+        table = diary_rows.ENTRY_TABLE
         await session.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"))
@@ -230,11 +231,11 @@ async def _rules_and_versions(
             ),
             changed,
         )
-    await diary_service.insert_many(
+    await diary_rows.insert_many(
         session,
-        diary_service.VERSION_TABLE,
+        diary_rows.VERSION_TABLE,
         [
-            diary_service.version_values(row, op="create", actor=actor, at=row.received_at, reason=None)
+            diary_rows.version_values(row, op="create", actor=actor, at=row.received_at, reason=None)
             for row in rows
         ],
     )

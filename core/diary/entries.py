@@ -10,7 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.diary import localtime
-from core.diary.kinds import EntryModel, kind_data
+from core.diary.kinds import EntryModel
+from core.diary.parsing import kind_data
 from core.diary.units import to_mg_dl
 from core.errors import FieldProblem, InvalidInput
 from core.models.diary import DiaryEntry

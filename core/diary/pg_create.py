@@ -41,7 +41,7 @@ def _select_list(table: Table, prefix: str, skip: tuple[str, ...] = ()) -> tuple
 
 @lru_cache(maxsize=32)
 def statement(with_glucose: bool, extra_columns: str = "") -> TextClause:
-    """`extra_columns`: more columns for the final SELECT (the rules' lookups: rules_service.prefetch)."""
+    """`extra_columns`: more columns for the final SELECT (the rules' lookups: rule_lookups.prefetch)."""
     # Built once from the tables' own column names and types; values always travel as bound parameters.
     entry_names, entry_casts = _select_list(_ENTRY, "e_", skip=("change_seq",))
     version_names, version_casts = _select_list(_VERSION, "v_")

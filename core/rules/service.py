@@ -6,41 +6,38 @@ raised and the messages they queue commit (or roll back) together.
 
 from __future__ import annotations
 
-import re
 import uuid
-from bisect import bisect_right
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
-from typing import Any, Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import bindparam, null
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from core.config import get_settings
 from core.models.alerts import AlertCategory, CauseStatus, Severity
-from core.models.diary import DiaryEntry
-from core.models.study import Participant, ProtocolVersion, Study
+from core.models.study import Participant
 from core.protocol import ProtocolSettings
-from core.rules import alerts, classify, dose_review
+from core.rules import alerts, classify
+from core.rules.conditions import (
+    MEAL_DEPENDENT_FLAGS,
+    cause_changed,
+    dose_review_applies,
+    dose_review_suggestions,
+    safety_conditions,
+    with_fasting_evidence,
+)
+from core.rules.lookups import (
+    JUDGED_KINDS,
+    DiaryEntryLike,
+    Lookups,
+    MealIndex,
+    lookups,
+    meal_timing,
+    needs_meals,
+    protocol_for,
+    settings_of,
+)
 from core.rules.window import Evaluated, fasting_evidence, load_window
-
-
-class DiaryEntryLike(Protocol):
-    """What the rules read of a diary entry (the diary's ORM row satisfies it)."""
-
-    id: uuid.UUID
-    participant_id: uuid.UUID
-    kind: str
-    data: dict[str, Any]
-    occurred_at: datetime
-    utc_offset_minutes: int
-    local_date: date
-    voided: bool
-    version: int
 
 
 @dataclass
@@ -54,379 +51,6 @@ class RuleOutcome:
     flags: list[str] = field(default_factory=list)
     alert_ids: list[uuid.UUID] = field(default_factory=list)
     evidence_of: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
-
-
-# Protocol versions never change once stored, so their parsed settings are cached for the process.
-_PROTOCOLS: dict[tuple[uuid.UUID, int], ProtocolSettings] = {}
-
-
-async def protocol_for(*, session: AsyncSession, study_id: uuid.UUID) -> tuple[ProtocolSettings, int]:
-    """The study's protocol in force and its version: one small query, the parsing cached per version."""
-    version = (
-        await session.execute(select(Study.protocol_version).where(col(Study.id) == study_id))
-    ).scalar_one()
-    return await _settings(session=session, study_id=study_id, version=version), version
-
-
-async def _settings(*, session: AsyncSession, study_id: uuid.UUID, version: int) -> ProtocolSettings:
-    cached = _PROTOCOLS.get((study_id, version))
-    if cached is None:
-        settings = (
-            await session.execute(
-                select(ProtocolVersion.settings).where(
-                    col(ProtocolVersion.study_id) == study_id, col(ProtocolVersion.version) == version
-                )
-            )
-        ).scalar_one()
-        cached = _PROTOCOLS[(study_id, version)] = ProtocolSettings.model_validate(settings)
-    return cached
-
-
-# The protocol's fasting rule looks back at most 24 h (GlucoseRules.fasting_min_hours_after_meal <= 24).
-MEAL_LOOKBACK = timedelta(hours=24)
-
-
-def _needs_meals(entry: DiaryEntryLike) -> bool:
-    return entry.kind == "glucose" and entry.data.get("context") in ("fasting", "postprandial")
-
-
-JUDGED_KINDS = frozenset({"glucose", "hypo_event", "illness"})
-
-
-@lru_cache(maxsize=8)
-def _lookup_statement(with_version: bool, with_meals: bool, with_linked: bool) -> Any:
-    """The lookup query of `_lookups`, built once per shape: values travel as bound parameters (typed by the
-    columns they meet), so each call only binds them (building the statement took more CPU than running it)."""
-    columns: list[Any] = []
-    if with_version:
-        columns.append(
-            select(Study.protocol_version).where(col(Study.id) == bindparam("l_study_id")).scalar_subquery()
-        )
-    if with_meals:
-        meal = (
-            col(DiaryEntry.participant_id) == bindparam("l_participant_id"),
-            col(DiaryEntry.kind) == "meal",
-        )
-        columns.append(
-            select(DiaryEntry.occurred_at)
-            .where(
-                *meal,
-                col(DiaryEntry.voided).is_(False),
-                col(DiaryEntry.occurred_at) <= bindparam("l_occurred_at"),
-                col(DiaryEntry.occurred_at) >= bindparam("l_lookback_from"),
-            )
-            .order_by(col(DiaryEntry.occurred_at).desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        columns.append(
-            select(DiaryEntry.occurred_at)
-            .where(*meal, col(DiaryEntry.id) == bindparam("l_meal_id"))
-            .scalar_subquery()
-            if with_linked
-            else null()
-        )
-    return select(*columns)
-
-
-def _lookup_params(
-    participant: Participant, entry: DiaryEntryLike, with_version: bool
-) -> tuple[bool, bool, dict[str, Any]]:
-    """(meals needed, a linked meal, the lookup query's parameters) for one entry."""
-    with_meals = _needs_meals(entry)
-    linked = entry.data.get("meal_id") if with_meals else None
-    params: dict[str, Any] = {}
-    if with_version:
-        params["l_study_id"] = participant.study_id
-    if with_meals:
-        params |= {
-            "l_participant_id": participant.id,
-            "l_occurred_at": entry.occurred_at,
-            "l_lookback_from": entry.occurred_at - MEAL_LOOKBACK,
-        }
-    if linked:
-        params["l_meal_id"] = uuid.UUID(str(linked))
-    return with_meals, bool(linked), params
-
-
-def _lookup_values(values: Sequence[Any], with_version: bool) -> Lookups:
-    values = list(values)
-    version = values.pop(0) if with_version else None
-    latest, linked_at = (values[0], values[1]) if values else (None, None)
-    return version, _utc(latest), _utc(linked_at)
-
-
-# (protocol version in force, last meal before the reading, the linked meal)
-Lookups = tuple[int | None, datetime | None, datetime | None]
-
-
-async def _lookups(
-    *, session: AsyncSession, participant: Participant, entry: DiaryEntryLike, with_version: bool
-) -> Lookups:
-    """What the rules read for one entry, in ONE round trip (the parsed protocol is cached per version)."""
-    with_meals, linked, params = _lookup_params(participant, entry, with_version)
-    if not (with_version or with_meals):
-        return None, None, None
-    statement = _lookup_statement(with_version, with_meals, linked)
-    return _lookup_values((await session.execute(statement, params)).one(), with_version)
-
-
-@lru_cache(maxsize=8)
-def _lookup_columns(with_version: bool, with_meals: bool, with_linked: bool) -> tuple[str, dict[str, Any]]:
-    """The lookup query's columns as PostgreSQL SQL with named parameters, and the values of its own
-    constants: the same query, for a statement that reads it in its own round trip."""
-    compiled = _lookup_statement(with_version, with_meals, with_linked).compile(
-        dialect=postgresql.dialect(paramstyle="named")
-    )
-    # ":name::UUID" casts as CAST(:name AS UUID), which text() reads as a named parameter
-    sql = re.sub(r":(\w+)::(TIMESTAMP WITH TIME ZONE|[A-Z]+)", r"CAST(:\1 AS \2)", str(compiled))
-    assert sql.startswith("SELECT ") and "::" not in sql  # the columns only, every parameter named
-    return sql.removeprefix("SELECT "), dict(compiled.params)
-
-
-@dataclass(frozen=True)
-class Prefetch:
-    """What evaluate_entry would read for a new entry, for the caller to read in its own statement."""
-
-    columns: str  # SQL: ", "-separated scalar subqueries (PostgreSQL), named parameters
-    params: dict[str, Any]
-    with_version: bool = True
-
-    def values(self, row: Sequence[Any]) -> Lookups:
-        """The lookups from the values the columns returned."""
-        return _lookup_values(row, with_version=self.with_version)
-
-
-def prefetch(
-    participant: Participant, entry: DiaryEntryLike, *, with_version: bool = True
-) -> Prefetch | None:
-    """The rules' reads for a new entry as SQL columns (PostgreSQL), or None when the rules read nothing:
-    core/diary/pg_create.py adds them to its insert, saving the rules a round trip on the hot path.
-    `with_version`: False when the caller read the protocol already (and passes it to evaluate_entry)."""
-    if not get_settings().rules.enabled or entry.voided or entry.kind not in JUDGED_KINDS:
-        return None
-    with_meals, linked, params = _lookup_params(participant, entry, with_version=with_version)
-    if not (with_version or with_meals):
-        return None
-    columns, constants = _lookup_columns(with_version, with_meals, linked)
-    return Prefetch(columns, {**constants, **params}, with_version)
-
-
-@dataclass
-class _MealIndex:
-    """The participant's meals around a batch of readings, read once: each reading's last meal before it
-    (within MEAL_LOOKBACK) and its linked meal come from here instead of one query per reading."""
-
-    times: list[datetime]  # sorted occurred_at of the non-voided meals in the span
-    by_id: dict[str, datetime]
-
-    @classmethod
-    async def load(
-        cls, *, session: AsyncSession, participant: Participant, entries: Sequence[DiaryEntryLike]
-    ) -> _MealIndex:
-        readings = [e for e in entries if _needs_meals(e)]
-        if not readings:
-            return cls([], {})
-        first = min(e.occurred_at for e in readings) - MEAL_LOOKBACK
-        last = max(e.occurred_at for e in readings)
-        result = await session.execute(
-            select(DiaryEntry.id, DiaryEntry.occurred_at).where(
-                col(DiaryEntry.participant_id) == participant.id,
-                col(DiaryEntry.kind) == "meal",
-                col(DiaryEntry.voided).is_(False),
-                col(DiaryEntry.occurred_at) >= first,
-                col(DiaryEntry.occurred_at) <= last,
-            )
-        )
-        found = [(str(meal_id), _utc(at)) for meal_id, at in result.all()]
-        return cls(sorted(at for _, at in found if at), {i: at for i, at in found if at})
-
-    def around(self, entry: DiaryEntryLike) -> tuple[datetime | None, datetime | None]:
-        """(the latest meal at or before the reading within MEAL_LOOKBACK, the linked meal if in the index)."""
-        if not _needs_meals(entry):
-            return None, None
-        position = bisect_right(self.times, entry.occurred_at)
-        latest = self.times[position - 1] if position else None
-        if latest is not None and latest < entry.occurred_at - MEAL_LOOKBACK:
-            latest = None
-        linked = entry.data.get("meal_id")
-        return latest, (self.by_id.get(str(linked)) if linked else None)
-
-    async def linked(
-        self, *, session: AsyncSession, participant: Participant, entry: DiaryEntryLike
-    ) -> datetime | None:
-        """A linked meal outside the span (or voided): asked for on its own, as the single-entry path does."""
-        _version, _latest, linked = await _lookups(
-            session=session, participant=participant, entry=entry, with_version=False
-        )
-        return linked
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    # a scalar subquery's type is not the column's decorator, so SQLite hands back naive UTC
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def meal_timing(
-    entry: DiaryEntryLike, latest: datetime | None, linked: datetime | None, protocol: ProtocolSettings
-) -> classify.MealTiming:
-    """Minutes from the meal to the reading: the reading's own answer, its linked meal, the last logged meal
-    (only one within the protocol's fasting hours counts as "logged before")."""
-    if not _needs_meals(entry):
-        return classify.MealTiming()
-    limit = protocol.glucose.fasting_min_hours_after_meal * 60
-    since_logged = (entry.occurred_at - latest).total_seconds() / 60 if latest else None
-    if since_logged is not None and since_logged > limit:
-        since_logged = None
-    minutes: float | None = None
-    if entry.data.get("minutes_after_meal") is not None:
-        minutes = float(entry.data["minutes_after_meal"])
-    elif linked is not None:
-        minutes = (entry.occurred_at - linked).total_seconds() / 60
-    if minutes is None:
-        minutes = since_logged
-    return classify.MealTiming(minutes_after_meal=minutes, minutes_since_logged_meal=since_logged)
-
-
-SAFETY_BY_FLAG = {
-    classify.SEVERE_HYPO: ("severe_hypoglycemia", Severity.critical, "event.severe_hypoglycemia"),
-    classify.HYPO_L2: ("hypoglycemia_level_2", Severity.urgent, "glucose.hypoglycemia_level_2"),
-    classify.HYPO_L1: ("hypoglycemia_level_1", Severity.warning, "glucose.hypoglycemia_level_1"),
-}
-
-
-def safety_conditions(
-    entry: DiaryEntryLike, flags: list[str], protocol: ProtocolSettings
-) -> list[alerts.Condition]:
-    """The safety alerts one entry raises by itself (no window needed)."""
-    found: list[alerts.Condition] = []
-    for flag, (kind, severity, rule) in SAFETY_BY_FLAG.items():
-        if flag in flags:
-            details: dict[str, Any] = {"flag": flag, "local_date": entry.local_date.isoformat()}
-            if entry.kind == "glucose":
-                details |= {"value": entry.data.get("value"), "unit": entry.data.get("unit")}
-            found.append(
-                alerts.Condition(kind, AlertCategory.safety, severity, rule, kind, (entry.id,), details)
-            )
-    if entry.kind == "illness":
-        illness, level, reasons = classify.illness_alert(entry.data, protocol.glucose)
-        found.append(
-            alerts.Condition(
-                illness,
-                AlertCategory.safety,
-                Severity(level),
-                f"illness.{illness}",
-                illness,
-                (entry.id,),
-                {"reasons": reasons, "local_date": entry.local_date.isoformat()},
-            )
-        )
-    return found
-
-
-def _dose_review_applies(entry: DiaryEntryLike, flags: list[str]) -> bool:
-    """Only entries that can complete a pattern pay for the window queries: a fasting value above range, a
-    postprandial value above the limit, or hypoglycemia (the falling-requirement pattern needs new
-    hypoglycemia, so it is judged when that arrives). An in-range reading reads no window."""
-    if entry.kind == "hypo_event":
-        return True
-    return entry.kind == "glucose" and bool(
-        set(flags) & (classify.HYPO_FLAGS | {classify.FASTING_ABOVE, classify.POSTPRANDIAL_ABOVE})
-    )
-
-
-def dose_review_suggestions(
-    window: dose_review.Window,
-    entry: DiaryEntryLike,
-    flags: list[str],
-    protocol: ProtocolSettings,
-    memo: dict[Any, Any] | None = None,
-) -> list[dose_review.Suggestion]:
-    """The pattern rules this entry can complete, run on the window ending on its local day.
-
-    `memo`: results kept across the entries of one evaluation (one window): a rule's answer depends only on
-    the window and its last day, so a batch's many entries of one day run each rule once per day, not once
-    per entry (that made a dense day's batch slower with every entry the day held)."""
-    rules = protocol.dose_review
-    memo = {} if memo is None else memo
-
-    def once(key: tuple[Any, ...], rule: Callable[[], dose_review.Suggestion | None]) -> None:
-        full = (*key, window.today)
-        if full not in memo:
-            memo[full] = rule()
-        found.append(memo[full])
-
-    found: list[dose_review.Suggestion | None] = []
-    hypo = entry.kind == "hypo_event" or bool(set(flags) & classify.HYPO_FLAGS)
-    if classify.FASTING_ABOVE in flags:
-        once(("basal",), lambda: dose_review.basal_increase(window, rules))
-    if classify.POSTPRANDIAL_ABOVE in flags:
-        if "readings" not in memo:
-            memo["readings"] = {r.entry_id: r for r in window.readings}
-        current = memo["readings"].get(entry.id)
-        if current is not None and current.meal_type:
-            meal_type = current.meal_type
-            once(("meal", meal_type), lambda: dose_review.meal_bolus(window, rules, meal_type))
-    if hypo:
-        once(("reduction",), lambda: dose_review.reduction(window, rules, protocol.episodes))
-        once(("falling",), lambda: dose_review.falling_requirement(window, rules))
-    return [s for s in found if s is not None]
-
-
-def with_fasting_evidence(
-    suggestion: dose_review.Suggestion, evidence: list[dose_review.Reading]
-) -> dose_review.Suggestion:
-    known = {r["entry_id"] for r in suggestion.details["readings"]}
-    extra = [r for r in evidence if str(r.entry_id) not in known]
-    readings = sorted(
-        [*suggestion.details["readings"], *(dose_review.reading_doc(r) for r in extra)],
-        key=lambda doc: doc["occurred_at"],
-    )
-    ids = tuple(dict.fromkeys([*suggestion.entry_ids, *(r.entry_id for r in extra)]))
-    return replace(suggestion, entry_ids=ids, details={**suggestion.details, "readings": readings})
-
-
-# Fields of an entry's snapshot that are not what the rules judge (who, when received, the rules' own output).
-_NOT_JUDGED = frozenset(
-    {
-        "id",
-        "kind",
-        "participant_id",
-        "occurred_at",
-        "utc_offset_minutes",
-        "local_date",
-        "entered_at",
-        "note",
-        "version",
-        "recorded_by",
-        "received_at",
-        "updated_at",
-        "source_app",
-        "source_app_version",
-        "late",
-        "voided",
-        "void_reason",
-        "flags",
-        "alerts",
-        "value_mg_dl",
-    }
-)
-
-
-def cause_changed(entry: DiaryEntryLike, previous: dict[str, Any]) -> bool:
-    """Did a void or an edit change what the rules judged (a field of the kind, or the time)? A corrected
-    note or device time is not a changed cause."""
-    if entry.voided:
-        return True
-    fields = (set(previous) - _NOT_JUDGED) | set(entry.data)
-    if any(previous.get(name) != entry.data.get(name) for name in fields):
-        return True
-    before = previous.get("occurred_at")
-    if isinstance(before, str):
-        return datetime.fromisoformat(before.replace("Z", "+00:00")) != entry.occurred_at
-    return False
 
 
 async def evaluate_entry(
@@ -466,18 +90,6 @@ async def evaluate_entries(
     return await _evaluate(
         session=session, participant=participant, entries=[(e, None) for e in entries], given=protocol
     )
-
-
-# Flags that depend on the meals logged around a reading (the rest judge the value alone).
-MEAL_DEPENDENT_FLAGS = frozenset(
-    {
-        classify.FASTING_BELOW,
-        classify.FASTING_ABOVE,
-        classify.FASTING_AFTER_MEAL,
-        classify.POSTPRANDIAL_ABOVE,
-        classify.POSTPRANDIAL_MISTIMED,
-    }
-)
 
 
 async def rejudge_readings(
@@ -537,13 +149,13 @@ async def _evaluate(
         return outcomes
     protocol: ProtocolSettings | None = given[0] if given else None
     version = given[1] if given else 0
-    meals: _MealIndex | None = None
+    meals: MealIndex | None = None
     judged = [e for e, _ in entries if not e.voided and e.kind in JUDGED_KINDS]
     if len(judged) > 1:
         # a batch: the protocol version and every meal the readings can refer to, in two queries in all
         if protocol is None:
             protocol, version = await protocol_for(session=session, study_id=participant.study_id)
-        meals = await _MealIndex.load(session=session, participant=participant, entries=judged)
+        meals = await MealIndex.load(session=session, participant=participant, entries=judged)
     conditions: list[list[alerts.Condition]] = [[] for _ in entries]
     patterns: list[list[str]] = [[] for _ in entries]  # the flags each entry brings to the pattern rules
     patterned: list[int] = []
@@ -560,19 +172,19 @@ async def _evaluate(
             continue
         if meals is not None:
             latest, linked = meals.around(entry)
-            if linked is None and _needs_meals(entry) and entry.data.get("meal_id"):
+            if linked is None and needs_meals(entry) and entry.data.get("meal_id"):
                 linked = await meals.linked(session=session, participant=participant, entry=entry)
         else:
             if prefetched is not None and len(entries) == 1:
                 found, latest, linked = prefetched
             else:
-                found, latest, linked = await _lookups(
+                found, latest, linked = await lookups(
                     session=session, participant=participant, entry=entry, with_version=protocol is None
                 )
             if protocol is None:
                 assert found is not None
                 version = found
-                protocol = await _settings(session=session, study_id=participant.study_id, version=version)
+                protocol = await settings_of(session=session, study_id=participant.study_id, version=version)
         assert protocol is not None
         timing = meal_timing(entry, latest, linked, protocol)
         flags = classify.classify_entry(
@@ -589,7 +201,7 @@ async def _evaluate(
         # re-judged after a meal: the meal-dependent flags feed the patterns again even when unchanged, since
         # what they are paired with changed (the meal type a postprandial value follows, say)
         patterns[i] = [f for f in flags if f in fresh or f in MEAL_DEPENDENT_FLAGS]
-        if _dose_review_applies(entry, patterns[i]):
+        if dose_review_applies(entry, patterns[i]):
             patterned.append(i)
     if protocol is None:
         return outcomes

@@ -11,7 +11,7 @@ from sqlalchemy import case, literal
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from core.diary.service import feed_position
+from core.diary.reads import feed_position
 from core.errors import InvalidInput
 from core.models.people import Role, User
 from core.pagination import SortKey, decode_cursor, encode_cursor, paginate

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core.diary.kinds import canonical_hash, parse_entry
+from core.diary.parsing import canonical_hash, parse_entry
 from core.errors import InvalidInput
 from tests.factories import entry_body
 
