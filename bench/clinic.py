@@ -91,8 +91,12 @@ async def _load(url: str, path: str, rate: float, seconds: float, cookies: httpx
                 server_ms.append(float(timing.group(1)))
             sizes.append(len(answer.content))
 
-        for _ in range(10):  # warm-up, not measured
-            await client.get(path)
+        alone = []
+        for _ in range(10):  # warm-up, one at a time: the page's time without queueing
+            answer = await client.get(path)
+            timing = re.search(r"app;dur=([0-9.]+)", answer.headers.get("server-timing", ""))
+            alone.append(float(timing.group(1)) if timing else float("nan"))
+        print(f"one at a time (warm-up): server time ms {', '.join(f'{t:.0f}' for t in alone)}")
         total = int(rate * seconds)
         tasks = []
         begin = time.perf_counter()
@@ -101,7 +105,11 @@ async def _load(url: str, path: str, rate: float, seconds: float, cookies: httpx
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one()))
-        await asyncio.wait_for(asyncio.gather(*tasks), timeout=seconds + 60)
+        _done, pending = await asyncio.wait(tasks, timeout=60)  # bounded: what is not back a minute later
+        for task in pending:  # counts as unanswered
+            task.cancel()
+        if pending:
+            failures.extend(["unanswered after the run + 60 s"] * len(pending))
         static = {}
         for name in STATIC:
             static[name] = len((await client.get(f"/clinic/static/vendor/{name}")).content)
@@ -168,7 +176,11 @@ def main() -> int:
         print(f"bench.clinic: {type(exc).__name__}: {exc} (server log: {folder / 'server.log'})")
     finally:
         server.terminate()
-        server.wait(timeout=15)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
         log.close()
     return 0
 

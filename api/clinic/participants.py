@@ -23,7 +23,8 @@ from core.visits import service as visit_service
 
 router = APIRouter()
 
-DIARY_PAGE = 100
+DIARY_PAGE = 50
+REVIEWS = 10
 SORTS = {
     "subject_code": lambda r: r.subject_code,
     "site": lambda r: (r.site_code, r.subject_code),
@@ -78,12 +79,13 @@ async def participant(
     diary = await diary_reads.list_entries(
         session=session, participant=participant, include_voided=True, limit=DIARY_PAGE, cursor=cursor
     )
-    reviews = await lifecycle.list_alerts(
+    reviews = await lifecycle.list_alerts(  # the ones waiting for a decision (decided ones: the inbox)
         session=session,
         actor=actor,
         participant_id=participant.id,
         category=AlertCategory.dose_review,
-        limit=20,
+        unresolved=True,
+        limit=REVIEWS,
     )
     return await web.page(
         request,
