@@ -35,6 +35,7 @@ from api.main import create_app  # noqa: E402
 from core import migrations  # noqa: E402
 from tests.conftest import create_database, drop_database  # noqa: E402
 from tests.faults.live import Service, cli, demo_login, sign_in  # noqa: E402
+from tests.urls import API  # noqa: E402
 
 # valid requests, then invalid ones (wrong types, missing fields, out-of-range values): each must be answered
 # as documented (a 4xx of the error shape), never a 5xx
@@ -59,10 +60,10 @@ LOGINS = {
     "statistician": "statistician@demo.glucodiary.test",
 }
 SIGN_IN_OPERATIONS = {
-    ("POST", "/api/v1/auth/token"),
-    ("POST", "/api/v1/auth/refresh"),
-    ("POST", "/api/v1/auth/logout"),
-    ("POST", "/api/v1/me/password"),
+    ("POST", f"{API}/auth/token"),
+    ("POST", f"{API}/auth/refresh"),
+    ("POST", f"{API}/auth/logout"),
+    ("POST", f"{API}/me/password"),
 }
 # (method, path) -> why it is expected to fail today, and whose it is
 KNOWN: dict[tuple[str, str], str] = {}
@@ -96,7 +97,7 @@ class Live:
 
     def _get(self, role: str, path: str, **params: Any) -> Any:
         answer = httpx.get(
-            f"{self.service.base}/api/v1{path}", headers=self.headers[role], params=params, timeout=30
+            f"{self.service.base}{API}{path}", headers=self.headers[role], params=params, timeout=30
         )
         assert answer.status_code == 200, f"{role} GET {path}: {answer.text}"
         return answer.json()
@@ -118,7 +119,7 @@ class Live:
             if alerts:
                 pins["alert_id"] = alerts[0]["id"]
             visits = httpx.get(
-                f"{self.service.base}/api/v1/participants/{participant}/visits",
+                f"{self.service.base}{API}/participants/{participant}/visits",
                 headers=self.headers["coordinator"],
                 timeout=30,
             )

@@ -26,6 +26,7 @@ import asyncpg
 import httpx
 
 from core.demo.people import LOGINS, DemoLogin
+from tests.urls import API
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -200,11 +201,11 @@ def demo_login(role_or_email: str) -> DemoLogin:
 def sign_in(base: str, login: DemoLogin) -> tuple[dict[str, str], dict[str, Any]]:
     """The bearer header of a demo login and its /me."""
     pair = httpx.post(
-        f"{base}/api/v1/auth/token", data={"username": login.email, "password": login.password}, timeout=30
+        f"{base}{API}/auth/token", data={"username": login.email, "password": login.password}, timeout=30
     )
     assert pair.status_code == 200, pair.text
     headers = {"Authorization": f"Bearer {pair.json()['access_token']}"}
-    me = httpx.get(f"{base}/api/v1/me", headers=headers, timeout=30)
+    me = httpx.get(f"{base}{API}/me", headers=headers, timeout=30)
     assert me.status_code == 200, me.text
     return headers, me.json()
 

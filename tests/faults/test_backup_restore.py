@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from core import migrations
 from tests.conftest import BACKEND, create_database, drop_database
 from tests.faults.live import cli, demo_login, glucose, postgres_bin, running, sign_in
+from tests.urls import API
 
 QUERIES = {
     "entries": "SELECT id, participant_id, kind, occurred_at FROM diary_entry",
@@ -107,7 +108,7 @@ def test_backup_taken_while_serving_restores_every_entry_version_and_audit_event
 ) -> None:
     with running(source, tmp_path) as service:
         headers, me = sign_in(service.base, demo_login("adult@demo.glucodiary.test"))
-        path = f"/api/v1/participants/{me['participants'][0]['id']}/entries"
+        path = f"{API}/participants/{me['participants'][0]['id']}/entries"
         ours = [glucose(str(uuid.uuid4()), minutes_ago=10 + i, value=100 + i) for i in range(20)]
         answer = httpx.post(
             f"{service.base}{path}/batch", json={"entries": ours}, headers=headers, timeout=60

@@ -16,6 +16,7 @@ import pytest
 from core import migrations
 from tests.conftest import create_database, drop_database
 from tests.faults.live import Service, cli, count_where_in, demo_login, glucose, sign_in
+from tests.urls import API
 
 BATCH = 1000
 KILL_AT = (0.15, 0.4, 0.65, 0.9)  # fractions of a batch's measured time at which the service is killed
@@ -51,7 +52,7 @@ def test_kill_9_during_batches_leaves_each_batch_whole_or_absent(database: str, 
     service = Service(database, tmp_path)
     service.start()
     headers, me = sign_in(service.base, demo_login("adult@demo.glucodiary.test"))
-    path = f"/api/v1/participants/{me['participants'][0]['id']}/entries/batch"
+    path = f"{API}/participants/{me['participants'][0]['id']}/entries/batch"
     # one batch through undisturbed, to learn how long one takes here
     warm = _batch()
     began = time.monotonic()

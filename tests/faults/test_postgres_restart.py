@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import BACKEND
 from tests.faults.live import PgCluster, cli, demo_login, glucose, postgres_bin, running, sign_in
+from tests.urls import API
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgres" or postgres_bin() is None,
@@ -125,7 +126,7 @@ def test_postgres_restarted_under_load(cluster: PgCluster, tmp_path: Path) -> No
     cli(["demo"], url, tmp_path)
     with running(url, tmp_path) as service:
         headers, me = sign_in(service.base, demo_login("adult@demo.glucodiary.test"))
-        path = f"/api/v1/participants/{me['participants'][0]['id']}/entries"
+        path = f"{API}/participants/{me['participants'][0]['id']}/entries"
         run = asyncio.run(_load_with_restart(cluster, service.base, path, headers))
         ready_after = httpx.get(f"{service.base}/ready", timeout=10)
     seen: Observed = run["seen"]
