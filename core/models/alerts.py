@@ -7,11 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, String
+from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONDocument
-from core.models.base import created_at, utc_column, uuid_pk
+from core.models.base import created_at, enum_column, utc_column, uuid_pk
 from core.models.diary import DiaryEntry
 
 
@@ -62,9 +62,9 @@ class Alert(SQLModel, table=True):
     study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
     site_id: uuid.UUID = Field(foreign_key="site.id")
     kind: str = Field(max_length=60)
-    category: str = Field(sa_type=String(20))
-    severity: str = Field(sa_type=String(10))
-    status: str = Field(default=AlertStatus.open, sa_type=String(14))
+    category: str = enum_column(AlertCategory, "category", length=20)
+    severity: str = enum_column(Severity, "severity", length=10)
+    status: str = enum_column(AlertStatus, "status", length=14, default=AlertStatus.open)
     rule: str = Field(max_length=60)
     protocol_version: int
     fold_key: str = Field(max_length=120)
@@ -79,7 +79,7 @@ class Alert(SQLModel, table=True):
     resolved_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
     resolved_at: datetime | None = utc_column(nullable=True)
     resolution_note: str | None = Field(default=None, max_length=2000)
-    decision: str | None = Field(default=None, sa_type=String(24))
+    decision: str | None = enum_column(DoseDecision, "decision", length=24, nullable=True, default=None)
     decision_note: str | None = Field(default=None, max_length=2000)
     decided_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
     decided_at: datetime | None = utc_column(nullable=True)
@@ -95,7 +95,7 @@ class AlertEntry(SQLModel, table=True):
     alert_id: uuid.UUID = Field(foreign_key="alert.id", primary_key=True)
     entry_id: uuid.UUID = Field(foreign_key="diary_entry.id", primary_key=True, index=True)
     entry_version: int
-    cause_status: str = Field(default=CauseStatus.current, sa_type=String(10))
+    cause_status: str = enum_column(CauseStatus, "cause_status", length=10, default=CauseStatus.current)
     linked_at: datetime = created_at()
 
 

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, String, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONDocument
-from core.models.base import created_at, utc_column, uuid_pk
+from core.models.base import created_at, enum_column, utc_column, uuid_pk
+
+
+class InvitationRole(StrEnum):
+    participant = "participant"
+    guardian = "guardian"
+
+
+class ThrottleScope(StrEnum):
+    account = "account"  # the e-mail as typed, registered or not
+    address = "address"  # the client address
 
 
 class RefreshToken(SQLModel, table=True):
@@ -37,7 +48,7 @@ class Invitation(SQLModel, table=True):
     id: uuid.UUID = uuid_pk()
     code_hash: str = Field(max_length=64, unique=True)
     participant_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
-    role: str = Field(sa_type=String(20))
+    role: str = enum_column(InvitationRole, "role", length=20)
     relationship: str = Field(max_length=40)
     created_by: uuid.UUID = Field(foreign_key="user_account.id")
     created_at: datetime = created_at()
@@ -53,7 +64,7 @@ class LoginThrottle(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("scope", "key"),)
 
     id: uuid.UUID = uuid_pk()
-    scope: str = Field(sa_type=String(10))  # "account" or "address"
+    scope: str = enum_column(ThrottleScope, "scope", length=10)
     key: str = Field(max_length=320)
     failures: int = Field(default=0)
     last_failure_at: datetime = utc_column()

@@ -1,11 +1,13 @@
-"""Column helpers shared by every table: UUID keys and UTC timestamps."""
+"""Column helpers shared by every table: UUID keys, UTC timestamps and enum-checked text."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import Enum
 from sqlmodel import Field
 
 from core import clock
@@ -28,3 +30,19 @@ def utc_column(*, nullable: bool = False, index: bool = False, default_now: bool
 
 def created_at() -> datetime:
     return utc_column(default_now=True)
+
+
+def enum_column(enum: type[StrEnum], name: str, *, length: int, nullable: bool = False, **field: Any) -> Any:
+    """A column holding one value of `enum`: VARCHAR(length) with a CHECK listing the values (named
+    ck_<table>_<name>; on SQLite, where a CHECK cannot be added to a table, migration 0015 adds triggers doing
+    the same), read back as the enum member."""
+    column_type = Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+    return Field(sa_type=column_type, nullable=nullable, **field)

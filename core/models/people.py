@@ -6,10 +6,9 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
-from core.models.base import created_at, utc_column, uuid_pk
+from core.models.base import created_at, enum_column, utc_column, uuid_pk
 
 
 class Role(StrEnum):
@@ -30,7 +29,7 @@ class User(SQLModel, table=True):
     # stored lower-cased (core.people normalises), so the unique index is unique ignoring case
     email: str = Field(max_length=320, unique=True)
     password_hash: str = Field(max_length=255)
-    role: Role = Field(sa_type=String(20))
+    role: Role = enum_column(Role, "role", length=20)
     active: bool = Field(default=True)
     token_version: int = Field(default=0)
     created_at: datetime = created_at()
