@@ -34,7 +34,7 @@ def created_at() -> datetime:
 
 def enum_column(enum: type[StrEnum], name: str, *, length: int, nullable: bool = False, **field: Any) -> Any:
     """A column holding one value of `enum`: VARCHAR(length) with a CHECK listing the values (named
-    ck_<table>_<name>; on SQLite, where a CHECK cannot be added to a table, migration 0015 adds triggers doing
+    ck_<table>_<name>; on SQLite, where a CHECK cannot be added to a table, migration 0018 adds triggers doing
     the same), read back as the enum member."""
     column_type = Enum(
         enum,

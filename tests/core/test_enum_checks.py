@@ -1,4 +1,4 @@
-"""Enum columns refuse values outside their enum in the database itself (migration 0015_enum_checks)."""
+"""Enum columns refuse values outside their enum in the database itself (migration 0018_enum_checks)."""
 
 from __future__ import annotations
 

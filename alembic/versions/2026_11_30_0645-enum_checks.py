@@ -5,8 +5,8 @@ any other value in the database too: a CHECK constraint on PostgreSQL; on SQLite
 existing table without copying it (and losing 0008's triggers), BEFORE INSERT / UPDATE triggers that refuse the
 same values.
 
-Revision ID: 0015_enum_checks
-Revises: 0014_randomisation_list
+Revision ID: 0018_enum_checks
+Revises: 0017_join
 Create Date: 2026-11-30 06:28:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0015_enum_checks'
-down_revision: str | Sequence[str] | None = '0014_randomisation_list'
+revision: str = '0018_enum_checks'
+down_revision: str | Sequence[str] | None = '0017_join'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
