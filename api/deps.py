@@ -48,6 +48,20 @@ async def finish_refused(session: AsyncSession, exc: BaseException) -> None:
 # scope="function": the commit runs before the answer is sent, so a failed commit is never reported as saved.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
+
+async def get_stream_session() -> AsyncIterator[AsyncSession]:
+    """A session for an answer streamed after the route returned (CSV reports and exports). It only reads and
+    is never committed; it holds a transaction even for GET, as PostgreSQL's server-side cursors need one."""
+    session = database.session()
+    try:
+        yield session
+    finally:
+        await session.close()
+
+
+# the default scope ("request"): it ends after the last byte is sent, so the answer can read as it streams
+StreamSessionDep = Annotated[AsyncSession, Depends(get_stream_session)]
+
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 

@@ -115,7 +115,7 @@ def create_app() -> FastAPI:
     app.include_router(visits.router, prefix=API_PREFIX)
     app.include_router(episodes.router, prefix=API_PREFIX)
     app.include_router(notifications.router, prefix=API_PREFIX)
-    for router in (reports.router, reports.snapshots_router, exports.router):
+    for router in (reports.router, reports.snapshots_router, exports.router, exports.study_router):
         app.include_router(router, prefix=API_PREFIX)
     _mount_docs(app)
     app.mount("/clinic", create_clinic_app(app))  # the staff dashboard: HTML pages, its own error pages

@@ -28,7 +28,7 @@ from fastapi import FastAPI  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine  # noqa: E402
 
-from api.deps import get_session  # noqa: E402
+from api.deps import get_session, get_stream_session  # noqa: E402
 from api.main import create_app  # noqa: E402
 from core import clock, migrations  # noqa: E402
 from core.db import build_engine, database, metadata  # noqa: E402
@@ -135,7 +135,12 @@ def app(session: AsyncSession) -> FastAPI:
                 await request.rollback()
             raise
 
+    async def _test_stream_session() -> AsyncIterator[AsyncSession]:
+        # a streamed answer (CSV) reads after the route returned: inside the test's transaction as well
+        yield session
+
     app.dependency_overrides[get_session] = _test_session
+    app.dependency_overrides[get_stream_session] = _test_stream_session
     return app
 
 

@@ -8,12 +8,13 @@ allocation gets 403 for `arm` and never an arm column, an arm aggregate or an ar
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Row, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -39,6 +40,8 @@ ROUNDING = {
     "idaa1c": 2,
     "iu_per_kg": 2,
 }
+# rows per fetch from the database's cursor when a report or an export streams
+STREAM_CHUNK_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -135,9 +138,41 @@ def _rounded(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def build(
+@dataclass
+class Plan:
+    """A report ready to run: its header (`report`, rows still empty), its SQL and how a SQL row is finished."""
+
+    report: Report
+    rows_query: Select[Any]
+    aggregates_query: Select[Any] | None
+    finish_row: Callable[[Mapping[str, Any]], dict[str, Any]]
+    finish_aggregate: Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+def _picked(names: list[str]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    return lambda row: _rounded({name: row[name] for name in names})
+
+
+def _glycemic_finish(names: list[str] | None) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    def finish(row: Mapping[str, Any]) -> dict[str, Any]:
+        keys = [k for k in row.keys() if k not in glycemic.SUMS] if names is None else names
+        return _rounded({**{k: row[k] for k in keys if k in row}, **glycemic.finish(dict(row))})
+
+    return finish
+
+
+def _insulin_finish(names: list[str]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    def finish(row: Mapping[str, Any]) -> dict[str, Any]:
+        done = _rounded({**{k: row[k] for k in names if k in row}, **insulin.finish(dict(row))})
+        return {k: done[k] for k in names}
+
+    return finish
+
+
+async def prepare(
     *, session: AsyncSession, actor: Actor, study_id: uuid.UUID, report: str, filters: Filters
-) -> Report:
+) -> Plan:
+    """Check the caller and the filters, refresh what the report reads (the episode cache), build its SQL."""
     if report not in columns.REPORTS:
         raise NotFound(f"No report {report!r}.")
     study, scope, unblinded = await resolve_scope(
@@ -159,51 +194,75 @@ async def build(
         aggregate_columns=aggregate_columns,
     )
     dialect = dialect_name(session)
+    names = [c.name for c in row_columns]
+    by_name = _picked(names)
+    aggregate_names = _picked([c.name for c in aggregate_columns])
     if report == "hypoglycemia":
         await episodes.refresh(session=session, participants=participants_in(scope))
-        result.rows = await _fetch(session, hypoglycemia.rows_query(dialect, scope, protocol), row_columns)
-        result.aggregates = await _fetch(
-            session,
+        return Plan(
+            result,
+            hypoglycemia.rows_query(dialect, scope, protocol),
             hypoglycemia.aggregates_query(dialect, scope, protocol, unblinded=unblinded),
-            aggregate_columns,
+            by_name,
+            aggregate_names,
         )
-    elif report == "glycemic-control":
-        result.rows = await _glycemic(session, glycemic.rows_query(dialect, scope, protocol), row_columns)
-        result.aggregates = await _glycemic(
-            session, glycemic.aggregates_query(dialect, scope, protocol, unblinded=unblinded), None
+    if report == "glycemic-control":
+        return Plan(
+            result,
+            glycemic.rows_query(dialect, scope, protocol),
+            glycemic.aggregates_query(dialect, scope, protocol, unblinded=unblinded),
+            _glycemic_finish(names),
+            _glycemic_finish(None),
         )
-    elif report == "insulin":
-        found = (await session.execute(insulin.rows_query(dialect, scope, protocol))).mappings().all()
-        names = [c.name for c in row_columns]
-        result.rows = [
-            _rounded({**{k: r[k] for k in names if k in r}, **insulin.finish(dict(r))}) for r in found
-        ]
-        result.rows = [{k: row[k] for k in names} for row in result.rows]
-    elif report == "visits":
-        result.rows = await _fetch(session, visits.rows_query(dialect, scope), row_columns)
-        result.aggregates = await _fetch(
-            session, visits.aggregates_query(dialect, scope, unblinded=unblinded), aggregate_columns
+    if report == "insulin":
+        rows = insulin.rows_query(dialect, scope, protocol)
+        return Plan(result, rows, None, _insulin_finish(names), aggregate_names)
+    if report == "visits":
+        return Plan(
+            result,
+            visits.rows_query(dialect, scope),
+            visits.aggregates_query(dialect, scope, unblinded=unblinded),
+            by_name,
+            aggregate_names,
         )
-    elif report == "completeness":
-        result.rows = await _fetch(session, activity.completeness_rows(dialect, scope, protocol), row_columns)
-    else:
-        result.rows = await _fetch(session, activity.exercise_rows(dialect, scope, protocol), row_columns)
+    if report == "completeness":
+        return Plan(
+            result, activity.completeness_rows(dialect, scope, protocol), None, by_name, aggregate_names
+        )
+    return Plan(result, activity.exercise_rows(dialect, scope, protocol), None, by_name, aggregate_names)
+
+
+async def build(
+    *, session: AsyncSession, actor: Actor, study_id: uuid.UUID, report: str, filters: Filters
+) -> Report:
+    """The whole report in memory (JSON answers, snapshots): rows and aggregates."""
+    plan = await prepare(session=session, actor=actor, study_id=study_id, report=report, filters=filters)
+    result = plan.report
+    found = (await session.execute(plan.rows_query)).mappings().all()
+    result.rows = [plan.finish_row(row) for row in found]
+    if plan.aggregates_query is not None:
+        found = (await session.execute(plan.aggregates_query)).mappings().all()
+        result.aggregates = [plan.finish_aggregate(row) for row in found]
     return result
 
 
-async def _fetch(session: AsyncSession, query: Select[Any], wanted: list[Column]) -> list[dict[str, Any]]:
-    names = [c.name for c in wanted]
-    found = (await session.execute(query)).mappings().all()
-    return [_rounded({name: row[name] for name in names}) for row in found]
+async def stream_rows(
+    session: AsyncSession, plan: Plan, *, chunk: int | None = None
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The report's rows, finished, `chunk` at a time as the database sends them (CSV answers)."""
+    async for part in stream_results(session, plan.rows_query, chunk=chunk):
+        yield [plan.finish_row(dict(row._mapping)) for row in part]
 
 
-async def _glycemic(
-    session: AsyncSession, query: Select[Any], wanted: list[Column] | None
-) -> list[dict[str, Any]]:
-    out = []
-    for row in (await session.execute(query)).mappings().all():
-        keys = [k for k in row.keys() if k not in glycemic.SUMS]
-        if wanted is not None:
-            keys = [c.name for c in wanted if c.name in row.keys()]
-        out.append(_rounded({**{k: row[k] for k in keys}, **glycemic.finish(dict(row))}))
-    return out
+async def stream_results(
+    session: AsyncSession, query: Select[Any], *, chunk: int | None = None
+) -> AsyncIterator[Sequence[Row[Any]]]:
+    """Rows of `query` in lists of `chunk` as the database sends them: a server-side cursor on PostgreSQL
+    (`session` must be able to hold a transaction), SQLite's cursor read as it goes; never all in memory."""
+    chunk = chunk or STREAM_CHUNK_ROWS
+    result = await session.stream(query.execution_options(yield_per=chunk))
+    try:
+        async for part in result.partitions(chunk):
+            yield part
+    finally:
+        await result.close()

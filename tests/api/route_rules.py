@@ -460,6 +460,7 @@ for _report in (
 ):
     rule("GET", f"/api/v1/studies/{{study_id}}/reports/{_report}", ok=REPORT_READERS)
 rule("GET", "/api/v1/participants/{participant_id}/export/fhir", ok=STAFF | {ADMIN})
+rule("GET", "/api/v1/studies/{study_id}/export/readings", ok=REPORT_READERS)
 rule("POST", "/api/v1/studies/{study_id}/snapshots", ok={STATISTICIAN, ADMIN}, build=lambda _c: Call(json={}))
 rule("GET", "/api/v1/studies/{study_id}/snapshots", ok={STATISTICIAN, ADMIN})
 
