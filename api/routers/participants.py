@@ -119,13 +119,15 @@ async def change_participant(
     context: AuditContextDep,
     body: ParticipantUpdate,
 ) -> ParticipantPublic:
-    """Withdraw, complete or move a participant to another time zone (forward-only status, audited with the reason)."""
+    """Withdraw, complete, move to another time zone or correct the birth date (forward-only status, audited with
+    the reason)."""
     view = await participant_service.change_participant(
         session=session,
         actor=actor,
         participant=participant,
         status=ParticipantStatus(body.status) if body.status else None,
         timezone=body.timezone,
+        birth_date=body.birth_date,
         reason=body.reason,
         context=context,
     )

@@ -258,4 +258,7 @@ class ParticipantPagePublic(Page[ParticipantPublic]):
 class ParticipantUpdate(_Body):
     status: Literal["screening", "enrolled", "withdrawn", "completed"] | None = None
     timezone: SafeText | None = Field(default=None, min_length=1, max_length=64)
+    birth_date: date | None = Field(
+        default=None, description="a corrected birth date (not after enrolment); the episodes follow it"
+    )
     reason: SafeText = Field(min_length=3, max_length=500, description="why (kept in the audit trail)")

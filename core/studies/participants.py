@@ -1,14 +1,17 @@
-"""Changes to an enrolled participant after enrolment: status, time zone, guardian links — each audited."""
+"""Changes to an enrolled participant after enrolment: status, time zone, birth date, guardian links — each
+audited."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from core import audit, clock
 from core.access import Actor
+from core.diary.rows import bump_sequence
 from core.errors import FieldProblem, InvalidInput, NotFound
 from core.models.study import GuardianLink, Participant, ParticipantStatus
 from core.studies.enrolment import ParticipantView, participant_view
@@ -33,9 +36,12 @@ async def change_participant(
     timezone: str | None,
     reason: str,
     context: audit.AuditContext,
+    birth_date: date | None = None,
 ) -> ParticipantView:
-    """Change status (forward only) or time zone of a participant in the actor's scope, with a reason."""
-    before = {"status": participant.status, "timezone": participant.timezone}
+    """Change status (forward only), time zone or birth date of a participant in the actor's scope, with a
+    reason."""
+    before: dict[str, object] = {"status": participant.status, "timezone": participant.timezone}
+    after: dict[str, object] = {}
     if status is not None and status != participant.status:
         current = ParticipantStatus(participant.status)
         if status not in _NEXT[current]:
@@ -56,7 +62,9 @@ async def change_participant(
             )
     if timezone is not None:
         participant.timezone = check_timezone(timezone, "timezone")
-    after = {"status": participant.status, "timezone": participant.timezone}
+    if birth_date is not None and birth_date != participant.birth_date:
+        await _correct_birth_date(session, participant, birth_date, before, after)
+    after = {"status": participant.status, "timezone": participant.timezone, **after}
     if after != before:
         session.add(participant)
         await session.flush()
@@ -71,6 +79,28 @@ async def change_participant(
             context=context,
         )
     return await participant_view(session=session, actor=actor, participant=participant)
+
+
+async def _correct_birth_date(
+    session: AsyncSession,
+    participant: Participant,
+    birth_date: date,
+    before: dict[str, object],
+    after: dict[str, object],
+) -> None:
+    """A corrected birth date, and the participant's episodes made stale: the children's level 3 rule depends on
+    age at each event (CLINICAL.md A2.7), and the episode cache is keyed by the diary change position, so the
+    correction takes one feed position (with no entry at it: the changes feed skips it)."""
+    enrolled_on = participant.enrolled_at.date()
+    if birth_date > enrolled_on:
+        raise InvalidInput(
+            f"birth_date: {birth_date} is after the enrolment date {enrolled_on}.",
+            fields=[FieldProblem("birth_date", f"{birth_date} is after the enrolment date {enrolled_on}")],
+        )
+    before["birth_date"] = participant.birth_date
+    participant.birth_date = birth_date
+    after["birth_date"] = birth_date
+    await bump_sequence(session=session, participant_id=participant.id)
 
 
 async def end_guardian_link(
