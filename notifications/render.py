@@ -24,6 +24,7 @@ WHAT = {
     "operational": "an item for the study team",
     "reminder": "a reminder from your study",
     "own_alert": "a note from your study",
+    "summary": "a weekly summary",
 }
 
 LABELS = {
@@ -33,6 +34,7 @@ LABELS = {
     "diary.remind_fasting": "Diary reminder",
     "diary.silent": "No diary entries lately",
     "diary.flag_silent": "No diary entries lately",
+    "episodes.weekly_summary": "Weekly hypoglycemia summary",
 }
 
 

@@ -30,6 +30,7 @@ class MessageCategory(StrEnum):
     operational = "operational"  # missed visit, silent diary: to coordinators
     reminder = "reminder"  # visit and diary reminders, to the participant and guardians
     own_alert = "own_alert"  # a protocol-worded note to a participant whose own reading raised an alert
+    summary = "summary"  # the weekly hypoglycemia summary, to each clinician about their participants
 
 
 class Channel(StrEnum):
