@@ -1,11 +1,12 @@
-"""Report tables: the episode cache (episodes of each participant as of a diary change position), data cuts."""
+"""Report tables: the episode cache (episodes of each participant as of a diary change position), data cuts,
+and the endpoint counts stored at the end of each frame."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, Index, String, Text
+from sqlalchemy import BigInteger, Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONDocument
@@ -67,3 +68,33 @@ class ReportSnapshot(SQLModel, table=True):
     size_bytes: int
     created_by: uuid.UUID = Field(foreign_key="user_account.id")
     created_at: datetime = utc_column()
+
+
+class EndpointSnapshot(SQLModel, table=True):
+    """One participant's endpoint counts for one completed 3-month frame, stored by the `endpoints.snapshot` job
+    when the frame ends (CLINICAL.md A3), under the protocol version in force: once per participant, frame and
+    protocol version, whatever the diary does afterwards."""
+
+    __tablename__ = "endpoint_snapshot"
+    __table_args__ = (UniqueConstraint("participant_id", "frame", "protocol_version"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    participant_id: uuid.UUID = Field(foreign_key="participant.id")
+    study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
+    frame: int = Field(description="from 1 (months 0-3 after day 0)")
+    frame_start: date
+    frame_end: date = Field(description="last local date of the frame (inclusive)")
+    protocol_version: int
+    change_seq: int = Field(sa_type=BigInteger, description="the participant's diary change position then")
+    exposure_days: int
+    exposure_years: float
+    episodes: int
+    level_1: int
+    level_2: int
+    level_3: int
+    severe: int
+    documented_symptomatic: int
+    asymptomatic: int
+    probable_symptomatic: int
+    pseudo_hypoglycemia: int
+    computed_at: datetime = utc_column()

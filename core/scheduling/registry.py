@@ -11,6 +11,8 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.adherence import jobs as adherence_jobs
+from core.episodes import jobs as episode_jobs
+from core.reports import jobs as report_jobs
 from core.visits import jobs as visit_jobs
 
 # A job gets the run's session (it only flushes; the runner commits once) and the run's moment (core.clock),
@@ -63,6 +65,19 @@ JOBS: dict[str, Job] = {
             _cron("hourly at :40", minute="40"),
             adherence_jobs.flag_silent,
             "no diary entries for the protocol's number of days: an operational message to the coordinators",
+        ),
+        # weekly: the week it summarises has ended in every time zone by Monday 12:00 UTC
+        _job(
+            "episodes.weekly_summary",
+            _cron("Mondays at 12:30", day_of_week="mon", hour="12", minute="30"),
+            episode_jobs.weekly_summary,
+            "last week's hypoglycemia episodes of their participants, once a week to each clinician",
+        ),
+        _job(
+            "endpoints.snapshot",
+            _cron("hourly at :50", minute="50"),
+            report_jobs.snapshot,
+            "each participant's endpoint counts of every time frame that has ended, stored once per protocol version",
         ),
     )
 }

@@ -22,7 +22,14 @@ from tests.core.test_cli import _run
 
 
 def test_jobs_are_named_domain_action_and_registered_once() -> None:
-    assert set(JOBS) == {"visits.remind", "visits.flag_missed", "diary.remind_fasting", "diary.flag_silent"}
+    assert set(JOBS) == {
+        "visits.remind",
+        "visits.flag_missed",
+        "diary.remind_fasting",
+        "diary.flag_silent",
+        "episodes.weekly_summary",
+        "endpoints.snapshot",
+    }
     assert all(name.count(".") == 1 and job.name == name for name, job in JOBS.items())
 
 
