@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import params
 from fastapi.routing import iter_route_contexts
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.text import NUL, NUL_MESSAGE
@@ -26,6 +27,7 @@ def internal_error_detail(request_id: str) -> str:
     return f"Something went wrong on our side. Quote request id {request_id} to support."
 
 
+CLIENT_CLOSED_REQUEST = 499  # logged only: the caller is gone, nothing is sent
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -170,6 +172,12 @@ class ServiceMiddleware:
         except BodyTooLarge:
             if not response_started:
                 await self._reply(send_with_headers, 413, "payload_too_large", self._too_large())
+        except ClientDisconnect:
+            # The caller hung up before its body arrived (a phone losing signal mid-upload): nothing was read, so
+            # nothing was stored, and there is no one left to answer. Logged as 499 (nginx's "client closed
+            # request"), not as a fault of ours.
+            status_code = CLIENT_CLOSED_REQUEST
+            logger.info("client disconnected during %s %s; nothing stored", scope["method"], path)
         except Exception:
             logger.exception("unhandled error on %s %s", scope["method"], path)
             if not response_started:

@@ -5,6 +5,7 @@ operation that takes a body."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
+from starlette.types import Message
 
 from core.models.diary import DiaryEntry
 from tests import factories
@@ -125,3 +127,52 @@ def test_a_route_added_later_is_documented_too(app: FastAPI) -> None:
     app.openapi_schema = None
     operation = app.openapi()["paths"][f"{API}/_later"]["post"]
     assert {"400", "415"} <= set(operation["responses"])
+
+
+async def test_a_caller_hanging_up_mid_body_is_logged_as_gone_not_as_our_fault(
+    session: AsyncSession, app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a phone losing signal mid-upload: the first half of the body arrives, then the connection drops
+    participant, headers = await _participant(session)
+    body = json.dumps(entry_body()).encode()
+    parts: list[Message] = [
+        {"type": "http.request", "body": body[: len(body) // 2], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return parts.pop(0) if parts else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": entries_path(participant),
+        "raw_path": entries_path(participant).encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            *raw_headers,
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"host", b"testserver"),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    with caplog.at_level(logging.INFO, logger="glucodiary.api"):
+        await app(scope, receive, send)
+
+    assert not [m for m in sent if m["type"] == "http.response.start" and m["status"] >= 500]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("client disconnected" in r.getMessage() for r in caplog.records)
+    assert any(" 499 " in r.getMessage() for r in caplog.records)  # the access line: gone, not a 500
+    stored = await session.execute(select(DiaryEntry).where(col(DiaryEntry.participant_id) == participant.id))
+    assert stored.first() is None
