@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,7 +40,6 @@ from core.config import get_settings
 from core.db import database
 
 API_PREFIX = "/api/v1"
-GC_YOUNG_THRESHOLD = 20_000  # allocations between young-generation collections (CPython's default: 700)
 
 
 def configure_logging(level: str) -> None:
@@ -60,13 +58,6 @@ def configure_logging(level: str) -> None:
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    # Everything imported and built at start-up lives as long as the process: move it out of the
-    # collector's sight, and collect the young generation less often. Each request allocates thousands of
-    # short-lived objects; with the defaults the collector ran every few requests over the whole heap
-    # (about a tenth of a diary POST's CPU in a profile under load; bench/README.md).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
     # `make run`: the scheduler and the dispatcher run as tasks of this process (core/background.py);
     # in production each runs as its own process (`glucodiary scheduler`, `glucodiary dispatcher`)
     stop = asyncio.Event()

@@ -6,23 +6,19 @@ WITHOUT below) by bench code only: production settings know nothing of them. Eac
 running process, never a file; a patched name that no longer exists stops the server with a clear error
 (the code moved on: the bench must follow).
 
-    BENCH_WITHOUT=gc_tuning python -m bench.devapp --port 8000      (as `glucodiary serve`, one worker)
+    BENCH_WITHOUT=token_cache python -m bench.devapp --port 8000      (as `glucodiary serve`, one worker)
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Response
-
-CPYTHON_GC_THRESHOLDS = (700, 10, 10)
 
 
 def _swap(module: ModuleType, name: str, new: Any) -> None:
@@ -76,20 +72,6 @@ def _without_raw_answers(app: FastAPI) -> None:
     _swap(diary_routes, "_raw", raw)
 
 
-def _without_gc_tuning(app: FastAPI) -> None:
-    """CPython's collector as it comes: api/main.py's freeze and raised thresholds undone after start-up."""
-    started = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
-        async with started(app) as state:
-            gc.unfreeze()
-            gc.set_threshold(*CPYTHON_GC_THRESHOLDS)
-            yield state
-
-    app.router.lifespan_context = lifespan
-
-
 def _without_rules(app: FastAPI) -> None:
     """No protocol rules after a write: their cost is the diary POST against this (not a device)."""
     from core.diary import rejudge
@@ -110,7 +92,6 @@ def _without_rules(app: FastAPI) -> None:
 
 
 WITHOUT: dict[str, Callable[[FastAPI], None]] = {
-    "gc_tuning": _without_gc_tuning,
     "token_cache": _without_token_cache,
     "prefetch": _without_prefetch,
     "executemany": _without_executemany,

@@ -59,7 +59,6 @@ class Checks:
 
 # (device, scenario with it, scenario without it): measured with wrk in the same invocation (bench/devapp.py)
 DEVICES = (
-    ("GC thresholds and freeze (api/main.py)", "diary_post", "diary_post_no_gc_tuning"),
     ("verified-token cache (core/security.py)", "diary_post", "diary_post_no_token_cache"),
     ("rules' lookups in the insert (pg_create.create)", "diary_post", "diary_post_no_prefetch"),
     ("asyncpg executemany for batches (pg_create.insert_many)", "diary_batch", "diary_batch_no_executemany"),
