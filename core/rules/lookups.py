@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from core.access import known_protocol_version
 from core.config import get_settings
 from core.models.diary import DiaryEntry
 from core.models.study import Participant, ProtocolVersion, Study
@@ -45,9 +46,11 @@ _PROTOCOLS: dict[tuple[uuid.UUID, int], ProtocolSettings] = {}
 
 async def protocol_for(*, session: AsyncSession, study_id: uuid.UUID) -> tuple[ProtocolSettings, int]:
     """The study's protocol in force and its version: one small query, the parsing cached per version."""
-    version = (
-        await session.execute(select(Study.protocol_version).where(col(Study.id) == study_id))
-    ).scalar_one()
+    version = known_protocol_version(session, study_id)
+    if version is None:
+        version = (
+            await session.execute(select(Study.protocol_version).where(col(Study.id) == study_id))
+        ).scalar_one()
     return await settings_of(session=session, study_id=study_id, version=version), version
 
 

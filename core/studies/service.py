@@ -186,6 +186,7 @@ async def new_protocol_version(
         created_by=actor.user_id,
     )
     study.protocol_version = row.version
+    access.remember_protocol_version(session, study.id, row.version)
     session.add_all([row, study])
     await session.flush()
     await audit.record(
