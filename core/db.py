@@ -265,8 +265,12 @@ _SQLITE_OUTAGES = ("locked", "busy", "disk", "unable to open", "readonly", "full
 
 def classify_error(exc: BaseException) -> DatabaseFault | None:
     """What a database failure means for the caller; None when the database refused a statement (our bug)."""
-    if isinstance(exc, sa_exc.TimeoutError | sa_exc.DisconnectionError | OSError):
-        return DatabaseFault.OUTAGE  # the pool gave up waiting, or the socket failed
+    if isinstance(exc, sa_exc.TimeoutError | sa_exc.DisconnectionError):
+        return DatabaseFault.OUTAGE  # the pool gave up waiting
+    if isinstance(exc, OSError) and not isinstance(exc, sa_exc.SQLAlchemyError):
+        # the socket to the database failed; any other OSError (a missing template or file: jinja2's
+        # TemplateNotFound is one) is a fault of ours, not an outage to retry
+        return DatabaseFault.OUTAGE if _raised_by_driver(exc) else None
     cause: BaseException = getattr(exc, "orig", None) or exc
     if type(cause).__module__ == "sqlite3":
         message = str(cause).lower()
@@ -287,6 +291,20 @@ def classify_error(exc: BaseException) -> DatabaseFault | None:
     ):
         return DatabaseFault.OUTAGE  # a connection closed under us, or one that could not be opened
     return None
+
+
+_DRIVER_MODULES = ("asyncpg", "aiosqlite", "sqlite3", "sqlalchemy")
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    """Was `exc` raised inside the database driver or SQLAlchemy (a connection, not our own file access)?"""
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".", 1)[0] in _DRIVER_MODULES:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def is_outage(exc: BaseException) -> bool:

@@ -176,3 +176,24 @@ async def test_a_caller_hanging_up_mid_body_is_logged_as_gone_not_as_our_fault(
     assert any(" 499 " in r.getMessage() for r in caplog.records)  # the access line: gone, not a 500
     stored = await session.execute(select(DiaryEntry).where(col(DiaryEntry.participant_id) == participant.id))
     assert stored.first() is None
+
+
+async def test_a_missing_file_of_ours_is_a_500_not_a_database_outage(app: FastAPI) -> None:
+    # jinja2's TemplateNotFound is an OSError, like a socket failure: it was answered 503 "the database is not
+    # reachable, retry", which sends a phone into retries and an operator to the wrong place
+    from jinja2 import TemplateNotFound
+
+    @app.get(f"{API}/_missing_template", operation_id="missingTemplate")
+    async def missing_template() -> None:
+        raise TemplateNotFound("clinic/gone.html")
+
+    @app.get(f"{API}/_missing_file", operation_id="missingFile")
+    async def missing_file() -> None:
+        open("/nonexistent/glucodiary/file")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for path in ("_missing_template", "_missing_file"):
+            answer = await client.get(f"{API}/{path}")
+            assert answer.status_code == 500, (path, answer.status_code, answer.text)
+            assert "Retry-After" not in answer.headers
