@@ -177,4 +177,6 @@ def test_the_installed_package_runs_every_command_of_the_image(image: Path, data
         time.sleep(3)
         assert process.poll() is None, f"`glucodiary {command}` died:\n{process.communicate()[0][-2000:]}"
         code, output = _stop(process)
-        assert code in (0, -signal.SIGTERM), f"`glucodiary {command}` exited {code} on SIGTERM:\n{output[-2000:]}"
+        assert code in (0, -signal.SIGTERM), (
+            f"`glucodiary {command}` exited {code} on SIGTERM:\n{output[-2000:]}"
+        )
