@@ -17,6 +17,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import orjson
 
 MIX: dict[str, float] = {"post": 0.70, "batch": 0.10, "list": 0.15, "changes": 0.05}
+# Not part of the mix: one INSERT through FastAPI and an AsyncSession (bench/apps.py stack_floor_app), sent on the
+# same open-loop schedule to show what tail any endpoint of this stack has at half its own capacity.
+FLOOR = "floor"
+FLOOR_PATH = "/glucose"
 BATCH_ENTRIES = 20
 LIST_LIMIT = 100
 CHANGES_LIMIT = 100
@@ -123,14 +127,18 @@ def builder(people: list[Person], host: str, seed: int) -> Callable[[str], Prepa
         if kind == "changes":
             path = f"{base}/changes?since=0&limit={CHANGES_LIMIT}"
             return Prepared(kind, _http("GET", path, person, host))
-        raise ValueError(f"unknown request kind {kind!r}; known: {', '.join(MIX)}")
+        if kind == FLOOR:
+            entry = {"id": str(uuid.uuid4()), "value": 5.8, "unit": "mmol/L", "occurred_at": _at(now)}
+            body = orjson.dumps(entry)
+            return Prepared(kind, _http("POST", FLOOR_PATH, person, host, body), (str(entry["id"]),))
+        raise ValueError(f"unknown request kind {kind!r}; known: {', '.join([*MIX, FLOOR])}")
 
     return build
 
 
 def acknowledged(prepared: Prepared, status: int, body: bytes) -> list[str]:
     """The entry ids an answer acknowledges as stored (201/200 for one entry; created/duplicate items)."""
-    if prepared.kind == "post":
+    if prepared.kind in ("post", FLOOR):
         return list(prepared.entry_ids) if status in (200, 201) else []
     if prepared.kind == "batch" and status == 200:
         results = orjson.loads(body).get("results", [])

@@ -179,10 +179,12 @@ def drive(
     )
 
 
-def service_times(target: Target, seconds: float, say: Callable[[str], None]) -> dict[str, Figures]:
+def service_times(
+    target: Target, seconds: float, say: Callable[[str], None], kinds: Sequence[str] = tuple(MIX)
+) -> dict[str, Figures]:
     """Each kind's latency with one request in flight (closed loop, one connection): its service time S."""
     found = {}
-    for kind in MIX:
+    for kind in kinds:
         run = drive(target, duration_s=seconds, kinds={kind: 1.0}, concurrency=1)
         found[kind] = run.figures(kind)
         say(f"service time of {kind}: p50 {found[kind].p50 or 0:.2f} ms over {found[kind].count} requests")
@@ -197,7 +199,12 @@ class Capacity:
 
 
 def find_capacity(
-    target: Target, seconds: float, say: Callable[[str], None], max_steps: int = 8, pause_s: float = 2.0
+    target: Target,
+    seconds: float,
+    say: Callable[[str], None],
+    max_steps: int = 8,
+    pause_s: float = 2.0,
+    kinds: dict[str, float] | None = None,
 ) -> Capacity:
     """The highest offered rate of the mix served without error or growing backlog, by a short search.
 
@@ -205,14 +212,14 @@ def find_capacity(
     out) at 0.9 X; step up by a quarter while served, or down by a fifth while not; then one bisection
     between the last served and the first refused rate (resolution about 12 %), within `max_steps` runs.
     """
-    closed = drive(target, duration_s=min(seconds, 8.0), concurrency=16)
+    closed = drive(target, duration_s=min(seconds, 8.0), concurrency=16, kinds=kinds)
     x = closed.answered_rps
     say(f"capacity search: closed loop with 16 in flight answered {x:.0f} req/s")
     steps: list[tuple[float, bool, str]] = []
 
     def attempt(rate: float) -> bool:
         time.sleep(pause_s)  # let the previous step's queue drain and the server settle
-        run = drive(target, duration_s=seconds, rate=rate, seed=len(steps) + 7)
+        run = drive(target, duration_s=seconds, rate=rate, seed=len(steps) + 7, kinds=kinds)
         ok, why = run.served()
         steps.append((rate, ok, why))
         say(f"capacity search: {rate:.0f} req/s offered: {'served' if ok else 'NOT served'} ({why})")

@@ -21,10 +21,10 @@ from typing import Any
 import asyncpg
 
 from bench import checkwrk
-from bench.mix import MIX
+from bench.mix import FLOOR, MIX
 from bench.openloop import Capacity, LoadRun, Target, drive, find_capacity, service_times
 from bench.procs import Processes, Server, _descendants, free_port, memory_kib, reset_peak_rss
-from bench.scenarios import RunContext, _glucodiary_migrate
+from bench.scenarios import STACK_FLOOR_SERVER, RunContext, _glucodiary_migrate
 from bench.targets import Checks
 
 SECTIONS = ("openloop", "dense", "soak", "workers")
@@ -156,6 +156,8 @@ class Suite:
                 drive(target, duration_s=10, rate=20)  # warm-up: imports, prepared statements, pools
                 if "openloop" in sections or "soak" in sections:
                     self.openloop(server, target)
+                if "openloop" in sections:
+                    self.floor_tail(target.people_file)
                 if "dense" in sections:
                     self.dense(server)
                 if "soak" in sections and self.capacity:
@@ -233,6 +235,49 @@ class Suite:
             "< 150 MiB",
             peak is not None and peak < 150 * MIB,
         )
+
+    def floor_tail(self, people: Path) -> None:
+        """The open-loop test of the mix on the stack's floor (bench/apps.py: one INSERT through FastAPI and an
+        AsyncSession, nothing else): its p99 at half its own capacity against its own S is what queueing on one
+        single-threaded worker costs before any work of the service's; the mix's tail targets read against it."""
+        s, c = self.settings, self.checks
+        port = free_port()
+        server = self.procs.start(
+            name="stack_floor (open loop)",
+            command=STACK_FLOOR_SERVER.command(self.ctx, port),
+            port=port,
+            env=STACK_FLOOR_SERVER.env(self.ctx),
+            log_path=self.ctx.scratch / f"floor-{port}.server.log",
+            cpu=self.server_cpu,
+            cwd=self.ctx.repo,
+        )
+        try:
+            target = Target(port, people, self.ctx.scratch, self.load_cpu, lambda: [server.pid])
+            only = {FLOOR: 1.0}
+            drive(target, duration_s=5, rate=20, kinds=only)  # warm-up: pool, prepared statements
+            service = service_times(target, s.service_seconds, self.say, kinds=(FLOOR,))[FLOOR].p50
+            capacity = find_capacity(target, s.capacity_seconds, self.say, kinds=only)
+            if not capacity.rate or not service:
+                c.add("floor: stack_floor at 0.5 x its C", "not run: no rate was served", "", None)
+                return
+            half = 0.5 * capacity.rate
+            run = drive(target, duration_s=min(s.half_seconds, 60.0), rate=half, seed=99, kinds=only)
+            f = run.figures(FLOOR)
+            c.add(
+                "floor: stack_floor capacity (open loop, 1 worker)", f"{capacity.rate:.0f} req/s", "-", None
+            )
+            if f.p99 is None or f.p999 is None:
+                c.add("floor: stack_floor p99 at 0.5 x its C", "not measured", "", None)
+                return
+            c.add(
+                f"floor: stack_floor p99 / p99.9 at 0.5 x its C ({f.count} req, {run.errors} errors)",
+                f"{f.p99:.1f} / {f.p999:.1f} ms = {f.p99 / service:.1f} / {f.p999 / service:.1f} x its S "
+                f"({service:.1f} ms)",
+                "what queueing alone costs (the mix's targets: < 4 x S, < 10 x S)",
+                None,
+            )
+        finally:
+            self.procs.stop(server)
 
     def dense(self, server: Server) -> None:
         """The 1,000-entry batch five times into the same two days of one participant."""
