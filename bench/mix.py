@@ -131,7 +131,9 @@ def builder(people: list[Person], host: str, seed: int) -> Callable[[str], Prepa
             entry = {"id": str(uuid.uuid4()), "value": 5.8, "unit": "mmol/L", "occurred_at": _at(now)}
             body = orjson.dumps(entry)
             return Prepared(kind, _http("POST", FLOOR_PATH, person, host, body), (str(entry["id"]),))
-        raise ValueError(f"unknown request kind {kind!r}; known: {', '.join([*MIX, FLOOR])}")
+        if kind == "episodes":  # the reports section: a participant's episodes, read with a staff token
+            return Prepared(kind, _http("GET", f"{base}/episodes", person, host))
+        raise ValueError(f"unknown request kind {kind!r}; known: {', '.join([*MIX, FLOOR, 'episodes'])}")
 
     return build
 

@@ -1,412 +1,500 @@
-"""Bench-only: the study reports on a generated cohort (PostgreSQL), against hand-written SQL of the same figures.
+"""Bench-only: the study reports on a generated cohort (PostgreSQL), section `reports` of `make bench`.
 
-    python -m bench.reports [--participants 1000] [--days 730] [--keep]
+    bash bench/run.sh reports        (inside make bench; BENCH_REPORTS_* variables in bench/README.md)
+    python -m bench.reports          (the same section on its own, printing its figures)
 
-Generates P participants x D days of fingerstick readings (4 a day: fasting, postprandial, random, bedtime),
-a hypoglycemia event a week and exercise three times a week, written with COPY into a throwaway database;
-then prints, each against its target: the episode cache fill (once), the study hypoglycemia and
-glycemic-control reports (median of 5) vs hand-written SQL computing the same rows (ratio, target <= 1.5), and
-one participant's episode list over HTTP at 20 requests/s offered (p99, target < 50 ms). Not part of `make
-test`; `make bench` (bench/run.sh, owned by the bench helper) may call it.
+1. Generates the cohort with COPY (bench/report_cohort.py: 1,000 participants x 730 days, ~3 million readings,
+   doses, meals, events, versions) into its own throwaway database, timed.
+2. In one process (`ratios`): fills the episode cache once (timed on its own), then the study hypoglycemia
+   and glycemic-control reports as the service builds them (`core.reports.service.build`: scope, protocol, the
+   episode cache's staleness check, rows and aggregates) against hand-written SQL computing the same rows and
+   aggregates on asyncpg, alternately, median of BENCH_REPORTS_RUNS each; every figure of both is compared.
+   EXPLAIN ANALYZE's execution time of each statement is printed beside them.
+3. `glucodiary serve` (one worker, pinned): one participant's episodes (`GET /participants/{id}/episodes`,
+   a statistician's token, a participant drawn at random per request) at 20 requests/s offered, open loop
+   (bench/loadgen.py), p99; then the CSV export of all readings (`GET /studies/{id}/export/readings`) read to
+   the end while the server's RSS is sampled: its peak above the RSS before the export.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import random
 import statistics
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-import asyncpg
-import orjson
-
-from bench.database import DEFAULT_SERVER_DSN, create_database, drop_database, ensure_running
-
-NOW = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
-DAY0 = date(2025, 1, 6)
-SLOTS = (("fasting", 7 * 60), ("postprandial", 13 * 60 + 30), ("random", 19 * 60), ("bedtime", 22 * 60))
+RATIO_TARGET = 1.5
+P99_TARGET_MS = 50.0
+RSS_TARGET_MIB = 50.0
+GENERATE_TARGET_S = 600.0
+MIB = 1024
 
 
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+def env_int(name: str, default: int) -> int:
+    return int(float(os.environ.get(name, default)))
 
 
-def _value(rng: random.Random, context: str) -> float:
-    if rng.random() < 0.04:
-        return float(rng.randint(40, 69))  # a low now and then: episodes to find
-    centre = {"fasting": 105, "postprandial": 150, "random": 130, "bedtime": 125}[context]
-    return float(max(40, min(400, round(rng.gauss(centre, 30)))))
+PARTICIPANTS = env_int("BENCH_REPORTS_PARTICIPANTS", 1000)
+DAYS = env_int("BENCH_REPORTS_DAYS", 730)
+RUNS = env_int("BENCH_REPORTS_RUNS", 5)
+RATE = float(os.environ.get("BENCH_REPORTS_RATE", 20))
+SECONDS = float(os.environ.get("BENCH_REPORTS_SECONDS", 30))
 
-
-async def generate(dsn: str, participants: int, days: int, seed: int = 7) -> dict[str, Any]:
-    """Study, sites, arms, staff and the cohort's diary through COPY; the ids the measurements need."""
-    from core.protocol import DEFAULT_PROTOCOL
-    from core.rules.classify import MealTiming, classify_glucose
-
-    rng = random.Random(seed)
-    con = await asyncpg.connect(dsn)
-    try:
-        study_id, user_id = uuid.uuid4(), uuid.uuid4()
-        now = NOW
-        await con.execute(
-            "INSERT INTO user_account (id, email, password_hash, role, active, token_version, created_at)"
-            " VALUES ($1, 'stat@bench.invalid', '!', 'statistician', true, 0, $2)",
-            user_id,
-            now,
-        )
-        await con.execute(
-            "INSERT INTO study (id, code, name, timezone, blinded, protocol_version, created_at)"
-            " VALUES ($1, 'BENCHREP', 'Bench reports', 'UTC', true, 1, $2)",
-            study_id,
-            now,
-        )
-        await con.execute(
-            "INSERT INTO protocol_version (id, study_id, version, settings, created_at) VALUES ($1, $2, 1, $3, $4)",
-            uuid.uuid4(),
-            study_id,
-            _json(DEFAULT_PROTOCOL.model_dump(mode="json")),
-            now,
-        )
-        sites = [uuid.uuid4() for _ in range(4)]
-        arms = [uuid.uuid4() for _ in range(2)]
-        for n, site in enumerate(sites):
-            await con.execute(
-                "INSERT INTO site (id, study_id, code, name, timezone) VALUES ($1, $2, $3, $3, 'UTC')",
-                site,
-                study_id,
-                f"S{n + 1}",
-            )
-        for n, arm in enumerate(arms):
-            await con.execute(
-                "INSERT INTO arm (id, study_id, code, name) VALUES ($1, $2, $3, $3)", arm, study_id, "AB"[n]
-            )
-        await con.execute(
-            "INSERT INTO staff_assignment (id, user_id, study_id, site_id, role, created_at)"
-            " VALUES ($1, $2, $3, NULL, 'statistician', $4)",
-            uuid.uuid4(),
-            user_id,
-            study_id,
-            now,
-        )
-        people = []
-        for n in range(participants):
-            pid = uuid.uuid4()
-            day0 = DAY0 + timedelta(days=rng.randint(0, 30))
-            withdrawn = now - timedelta(days=rng.randint(60, 400)) if rng.random() < 0.05 else None
-            people.append((pid, day0))
-            await con.execute(
-                "INSERT INTO participant (id, study_id, site_id, arm_id, subject_code, sex, birth_date, enrolled_at,"
-                " treatment_date, status, timezone, withdrawn_at, created_at) VALUES ($1, $2, $3, $4, $5, 'female',"
-                " $6, $7, $8, $9, 'UTC', $10, $11)",
-                pid,
-                study_id,
-                sites[n % 4],
-                arms[n % 2],
-                f"R-{n:05d}",
-                date(2000 + n % 20, 1, 1),
-                datetime.combine(day0 - timedelta(days=14), datetime.min.time(), UTC),
-                day0,
-                "withdrawn" if withdrawn else "enrolled",
-                withdrawn,
-                now,
-            )
-        columns = [
-            "id",
-            "participant_id",
-            "kind",
-            "occurred_at",
-            "utc_offset_minutes",
-            "local_date",
-            "received_at",
-            "updated_at",
-            "recorded_by_user_id",
-            "recorded_by_role",
-            "relationship",
-            "version",
-            "voided",
-            "late",
-            "flags",
-            "alert_ids",
-            "data",
-            "body_hash",
-            "change_seq",
-            "document",
-        ]
-        reading_columns = [
-            "entry_id",
-            "participant_id",
-            "occurred_at",
-            "local_date",
-            "value",
-            "unit",
-            "value_mg_dl",
-            "context",
-            "voided",
-        ]
-        total = 0
-        for pid, day0 in people:
-            entries, readings, seq = [], [], 0
-            for day in range(-14, days):
-                local = day0 + timedelta(days=day)
-                base = datetime.combine(local, datetime.min.time(), UTC)
-                for context, minute in SLOTS:
-                    seq += 1
-                    value = _value(rng, context)
-                    at = base + timedelta(minutes=minute + rng.randint(-20, 20))
-                    flags = classify_glucose(
-                        value=value,
-                        unit="mg/dL",
-                        context=context,
-                        timing=MealTiming(),
-                        rules=DEFAULT_PROTOCOL.glucose,
-                    )
-                    data = {"value": value, "unit": "mg/dL", "context": context}
-                    entry_id = uuid.uuid4()
-                    entries.append(
-                        (
-                            entry_id,
-                            pid,
-                            "glucose",
-                            at,
-                            0,
-                            local,
-                            at,
-                            at,
-                            user_id,
-                            "participant",
-                            "self",
-                            1,
-                            False,
-                            False,
-                            _json(flags),
-                            "[]",
-                            _json(data),
-                            "-",
-                            seq,
-                            "{}",
-                        )
-                    )
-                    readings.append((entry_id, pid, at, local, value, "mg/dL", value, context, False))
-                extra = []
-                if day % 7 == 3:
-                    extra.append(("hypo_event", {"symptoms": True, "needed_assistance": rng.random() < 0.05}))
-                if day % 7 in (0, 2, 4):
-                    extra.append(
-                        ("exercise", {"activity": "walking", "duration_min": 60, "intensity": "moderate"})
-                    )
-                for kind, data in extra:
-                    seq += 1
-                    at = base + timedelta(minutes=rng.randint(8 * 60, 21 * 60))
-                    entries.append(
-                        (
-                            uuid.uuid4(),
-                            pid,
-                            kind,
-                            at,
-                            0,
-                            local,
-                            at,
-                            at,
-                            user_id,
-                            "participant",
-                            "self",
-                            1,
-                            False,
-                            False,
-                            "[]",
-                            "[]",
-                            _json(data),
-                            "-",
-                            seq,
-                            "{}",
-                        )
-                    )
-            await con.copy_records_to_table("diary_entry", records=entries, columns=columns)
-            await con.copy_records_to_table("glucose_reading", records=readings, columns=reading_columns)
-            await con.execute(
-                "INSERT INTO diary_sequence (participant_id, last_change_seq) VALUES ($1, $2)", pid, seq
-            )
-            total += len(readings)
-        await con.execute("ANALYZE")
-        return {"study_id": study_id, "user_id": user_id, "people": [p for p, _ in people], "readings": total}
-    finally:
-        await con.close()
-
-
-HAND_HYPO = """
-WITH f AS (SELECT generate_series(1, 8) AS frame),
+# ---- hand-written SQL: the same rows and aggregates as the service's, written for PostgreSQL directly --------
+# $1 study, $2 data cut (exclusive date), $3 months per frame, $4 frames
+FRAMES = """
 pf AS (
-  SELECT p.id, p.subject_code, s.code AS site_code, f.frame,
-         (p.treatment_date + make_interval(months => (f.frame - 1) * 3))::date AS frame_start,
-         LEAST((p.treatment_date + make_interval(months => f.frame * 3))::date,
+  SELECT p.id, p.subject_code, s.code AS site_code, a.code AS arm_code, f.frame,
+         (p.treatment_date + make_interval(months => (f.frame - 1) * $3))::date AS frame_start,
+         (p.treatment_date + make_interval(months => f.frame * $3))::date AS frame_next,
+         LEAST((p.treatment_date + make_interval(months => f.frame * $3))::date,
                COALESCE((p.withdrawn_at AT TIME ZONE p.timezone)::date, $2), $2) AS period_end
-  FROM participant p JOIN site s ON s.id = p.site_id CROSS JOIN f
+  FROM participant p JOIN site s ON s.id = p.site_id LEFT JOIN arm a ON a.id = p.arm_id
+  CROSS JOIN generate_series(1, $4) AS f(frame)
   WHERE p.study_id = $1 AND p.status <> 'screening'
-)
-SELECT pf.subject_code, pf.site_code, pf.frame, (pf.period_end - pf.frame_start) / 365.25 AS exposure_years,
-       count(e.*) FILTER (WHERE e.counted) AS episodes,
-       count(e.*) FILTER (WHERE e.counted AND e.level = 1) AS level_1,
-       count(e.*) FILTER (WHERE e.counted AND e.level = 2) AS level_2,
-       count(e.*) FILTER (WHERE e.counted AND e.level = 3) AS level_3,
-       count(e.*) FILTER (WHERE e.counted AND e.category = 'severe') AS severe,
-       count(e.*) FILTER (WHERE e.category = 'pseudo_hypoglycemia') AS pseudo
-FROM pf
-LEFT JOIN (SELECT h.* FROM hypo_episode h JOIN episode_state st ON st.participant_id = h.participant_id
-           AND st.change_seq = h.change_seq AND st.protocol_version = h.protocol_version) e
-  ON e.participant_id = pf.id AND e.start_local_date >= pf.frame_start AND e.start_local_date < pf.period_end
+)"""
+KEYS = """pf.subject_code, pf.site_code, pf.arm_code, pf.frame, pf.frame_start, pf.frame_next - 1 AS frame_end,
+  (pf.period_end - pf.frame_start) / 365.25 AS exposure_years"""
+HYPO_ROWS = f"""
+SELECT {KEYS},
+  count(*) FILTER (WHERE e.counted) AS episodes,
+  count(*) FILTER (WHERE e.counted AND e.level = 1) AS level_1,
+  count(*) FILTER (WHERE e.counted AND e.level = 2) AS level_2,
+  count(*) FILTER (WHERE e.counted AND e.level = 3) AS level_3,
+  count(*) FILTER (WHERE e.counted AND e.category = 'severe') AS severe,
+  count(*) FILTER (WHERE e.counted AND e.category = 'documented_symptomatic') AS documented_symptomatic,
+  count(*) FILTER (WHERE e.counted AND e.category = 'asymptomatic') AS asymptomatic,
+  count(*) FILTER (WHERE e.counted AND e.category = 'probable_symptomatic') AS probable_symptomatic,
+  count(*) FILTER (WHERE e.category = 'pseudo_hypoglycemia') AS pseudo_hypoglycemia
+FROM pf LEFT JOIN (
+  SELECT h.participant_id, h.start_local_date, h.level, h.category, h.counted
+  FROM hypo_episode h JOIN episode_state st USING (participant_id, change_seq, protocol_version)
+) e ON e.participant_id = pf.id AND e.start_local_date >= pf.frame_start AND e.start_local_date < pf.period_end
 WHERE pf.frame_start < pf.period_end
-GROUP BY pf.id, pf.subject_code, pf.site_code, pf.frame, pf.frame_start, pf.period_end
-ORDER BY pf.site_code, pf.subject_code, pf.frame
-"""
-
-HAND_GLYCEMIC = """
-WITH f AS (SELECT generate_series(1, 8) AS frame),
-pf AS (
-  SELECT p.id, p.subject_code, s.code AS site_code, f.frame,
-         (p.treatment_date + make_interval(months => (f.frame - 1) * 3))::date AS frame_start,
-         LEAST((p.treatment_date + make_interval(months => f.frame * 3))::date,
-               COALESCE((p.withdrawn_at AT TIME ZONE p.timezone)::date, $2), $2) AS period_end
-  FROM participant p JOIN site s ON s.id = p.site_id CROSS JOIN f
-  WHERE p.study_id = $1 AND p.status <> 'screening'
+GROUP BY pf.id, pf.subject_code, pf.site_code, pf.arm_code, pf.frame, pf.frame_start, pf.frame_next, pf.period_end"""
+GROUPS = """GROUP BY GROUPING SETS ((frame, site_code), (frame), (frame, arm_code))
+ORDER BY frame, CASE WHEN GROUPING(site_code) = 0 THEN 0 WHEN GROUPING(arm_code) = 0 THEN 2 ELSE 1 END,
+  site_code, arm_code"""
+HAND_HYPO = (
+    f"WITH {FRAMES} {HYPO_ROWS} ORDER BY site_code, subject_code, frame",
+    f"""WITH {FRAMES}, r AS ({HYPO_ROWS})
+SELECT frame, site_code, arm_code, count(*) AS participants,
+  count(*) FILTER (WHERE episodes > 0) AS participants_with_episode,
+  100.0 * count(*) FILTER (WHERE episodes > 0) / count(*) AS participants_with_episode_pct,
+  sum(episodes) AS episodes, sum(severe) AS severe, sum(exposure_years) AS exposure_years,
+  sum(episodes) / NULLIF(sum(exposure_years), 0) AS episodes_per_patient_year,
+  100 * sum(episodes) / NULLIF(sum(exposure_years), 0) AS episodes_per_100_patient_years,
+  100 * sum(severe) / NULLIF(sum(exposure_years), 0) AS severe_per_100_patient_years
+FROM r {GROUPS}""",
 )
-SELECT pf.subject_code, pf.frame, count(g.entry_id) AS readings,
-       avg(g.value_mg_dl) FILTER (WHERE g.context = 'fasting' AND NOT d.flags @> '["fasting_after_meal"]') AS fasting_mean,
-       avg(g.value_mg_dl) AS mean_mg_dl, stddev_samp(g.value_mg_dl) AS sd_mg_dl,
-       100.0 * count(*) FILTER (WHERE g.value < 70) / NULLIF(count(g.entry_id), 0) AS below_70_pct
-FROM pf
-LEFT JOIN glucose_reading g ON g.participant_id = pf.id AND NOT g.voided
-  AND g.local_date >= pf.frame_start AND g.local_date < pf.period_end
-LEFT JOIN diary_entry d ON d.id = g.entry_id
+
+
+def _glucose_sql(thresholds: str, level1: str) -> tuple[str, str]:
+    """Rows and aggregates of glycemic control; `thresholds`: VALUES (unit, l1, l2, fasting low, high, pp)."""
+    readings = f"""(
+  SELECT g.participant_id, g.local_date, g.value, g.value_mg_dl,
+    g.context = 'fasting' AND NOT d.flags @> '["fasting_after_meal"]' AS fasting,
+    g.context = 'postprandial' AND NOT d.flags @> '["postprandial_mistimed"]' AS postprandial,
+    g.value BETWEEN t.fasting_low AND t.fasting_high AS fasting_ok, g.value < t.pp AS pp_ok,
+    g.value {level1} t.l1 AS below1, g.value < t.l2 AS below2
+  FROM glucose_reading g JOIN diary_entry d ON d.id = g.entry_id
+  JOIN (VALUES {thresholds}) AS t(unit, l1, l2, fasting_low, fasting_high, pp) ON t.unit = g.unit
+  WHERE NOT g.voided
+) g ON g.participant_id = pf.id AND g.local_date >= pf.frame_start AND g.local_date < pf.period_end"""
+    figures = """count(g.participant_id) AS readings,
+  count(*) FILTER (WHERE g.fasting) AS fasting_n,
+  avg(g.value_mg_dl) FILTER (WHERE g.fasting) AS fasting_mean_mg_dl,
+  100.0 * count(*) FILTER (WHERE g.fasting AND g.fasting_ok)
+    / NULLIF(count(*) FILTER (WHERE g.fasting), 0) AS fasting_in_range_pct,
+  count(*) FILTER (WHERE g.postprandial) AS postprandial_n,
+  avg(g.value_mg_dl) FILTER (WHERE g.postprandial) AS postprandial_mean_mg_dl,
+  100.0 * count(*) FILTER (WHERE g.postprandial AND g.pp_ok)
+    / NULLIF(count(*) FILTER (WHERE g.postprandial), 0) AS postprandial_in_range_pct,
+  avg(g.value_mg_dl) AS mean_mg_dl, stddev_samp(g.value_mg_dl) AS sd_mg_dl,
+  100 * stddev_samp(g.value_mg_dl) / NULLIF(avg(g.value_mg_dl), 0) AS cv_pct,
+  100.0 * count(*) FILTER (WHERE g.below1) / NULLIF(count(g.participant_id), 0) AS below_70_pct,
+  100.0 * count(*) FILTER (WHERE g.below2) / NULLIF(count(g.participant_id), 0) AS below_54_pct"""
+    rows = f"""WITH {FRAMES}
+SELECT {KEYS}, {figures}
+FROM pf LEFT JOIN {readings}
 WHERE pf.frame_start < pf.period_end
-GROUP BY pf.id, pf.subject_code, pf.site_code, pf.frame
-ORDER BY pf.site_code, pf.subject_code, pf.frame
-"""
+GROUP BY pf.id, pf.subject_code, pf.site_code, pf.arm_code, pf.frame, pf.frame_start, pf.frame_next, pf.period_end
+ORDER BY site_code, subject_code, frame"""
+    aggregates = f"""WITH {FRAMES}
+SELECT pf.frame, pf.site_code, pf.arm_code, count(DISTINCT pf.id) AS participants, {figures}
+FROM pf LEFT JOIN {readings}
+WHERE pf.frame_start < pf.period_end
+{GROUPS.replace("frame", "pf.frame").replace("site_code", "pf.site_code").replace("arm_code", "pf.arm_code")}"""
+    return rows, aggregates
 
 
-async def _median(make: Any, runs: int = 5) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = await make()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+# ---- the in-process part: reports against hand-written SQL -------------------------------------------------
+def _close(ours: list[dict[str, Any]], theirs: list[Any], rounding: dict[str, int]) -> tuple[bool, str]:
+    """Every figure of the service's rows equals the hand-written one (to the report's rounding)."""
+    if len(ours) != len(theirs):
+        return False, f"{len(ours)} rows vs {len(theirs)}"
+    for number, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        for key, mine in a.items():
+            if key not in b.keys():
+                continue
+            other = b[key]
+            if mine is None or other is None:
+                same = mine is None and other is None
+            elif isinstance(mine, (int, float)) and not isinstance(mine, bool):
+                same = abs(float(mine) - float(other)) <= 1.01 * 10 ** -rounding.get(key, 1)
+            else:
+                same = str(mine) == str(other)
+            if not same:
+                return False, f"row {number}: {key} {mine!r} vs {other!r}"
+    return True, f"{len(ours)} rows equal"
 
 
-async def measure(dsn: str, url: str, ids: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
-    import httpx
+async def _explain_ms(con: Any, sql: str, *args: Any) -> float:
+    plan = await con.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
+    return float(json.loads(plan)[0]["Execution Time"])
 
-    from api.main import create_app
-    from core import clock, security
+
+class _Statements:
+    """The SQL text and parameters the service sends (SQLAlchemy's before_cursor_execute), to EXPLAIN them."""
+
+    def __init__(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        self.seen: list[tuple[str, tuple[Any, ...]]] = []
+        event.listen(engine.sync_engine, "before_cursor_execute", self._record)
+
+    def _record(
+        self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> None:
+        self.seen.append((statement, tuple(parameters or ())))
+
+    def longest(self, count: int) -> list[tuple[str, tuple[Any, ...]]]:
+        """The `count` longest statements of the last report, in the order they ran (its rows, aggregates)."""
+        chosen = sorted(sorted(self.seen, key=lambda s: len(s[0]))[-count:], key=self.seen.index)
+        self.seen.clear()
+        return chosen
+
+
+async def ratios(dsn: str, url: str, ids: dict[str, Any], runs: int) -> list[dict[str, Any]]:
+    import asyncpg
+
     from core.access import Actor
     from core.db import build_engine, database
+    from core.episodes import store
     from core.models.people import Role
-    from core.reports.service import Filters, build
+    from core.protocol import DEFAULT_PROTOCOL
+    from core.reports.frames import frame_count, participants_in
+    from core.reports.service import ROUNDING, Filters, build, resolve_scope
 
-    clock.set_now(NOW)
     database.use(build_engine(url))
-    actor = Actor(user_id=ids["user_id"], role=Role.statistician, email="stat@bench.invalid")
-    cut = NOW.date() + timedelta(days=1)
-    results: list[tuple[str, str, str, bool]] = []
+    statements = _Statements(database.engine)
+    actor = Actor(user_id=uuid.UUID(ids["user_id"]), role=Role.statistician, email="stat@bench.invalid")
+    study_id = uuid.UUID(ids["study_id"])
+    out: list[dict[str, Any]] = []
 
-    async def report(name: str) -> Any:
-        async with database.session() as session:
-            return await build(
-                session=session, actor=actor, study_id=ids["study_id"], report=name, filters=Filters()
-            )
-
-    async def commit_report(name: str) -> Any:
+    async def service(name: str) -> Any:
         async with database.session() as session:
             found = await build(
-                session=session, actor=actor, study_id=ids["study_id"], report=name, filters=Filters()
+                session=session, actor=actor, study_id=study_id, report=name, filters=Filters()
             )
             await session.commit()
             return found
 
-    start = time.perf_counter()
-    await commit_report("hypoglycemia")
-    fill = time.perf_counter() - start
-    results.append(("episode cache fill (once, whole study)", f"{fill:.1f} s", "information", True))
+    started = time.perf_counter()
+    await service("hypoglycemia")  # the episode cache of every participant, detected once
+    out.append(
+        {
+            "what": f"episode cache fill (detection for {len(ids['people'])} participants, once)",
+            "figure": f"{time.perf_counter() - started:.1f} s",
+        }
+    )
+    protocol = DEFAULT_PROTOCOL
+    t_mg, t_mmol = protocol.glucose.mg_dl, protocol.glucose.mmol_l
+    thresholds = ", ".join(
+        f"('{unit}', {t.hypo_level1}, {t.hypo_level2}, {t.fasting_low}, {t.fasting_high}, {t.postprandial_limit})"
+        for unit, t in (("mg/dL", t_mg), ("mmol/L", t_mmol))
+    )
+    level1 = "<=" if protocol.glucose.hypo_comparison.value == "le" else "<"
+    hand = {"hypoglycemia": HAND_HYPO, "glycemic-control": _glucose_sql(thresholds, level1)}
     con = await asyncpg.connect(dsn)
     try:
-        for name, hand in (("hypoglycemia", HAND_HYPO), ("glycemic-control", HAND_GLYCEMIC)):
-            ours, found = await _median(lambda n=name: report(n))
-            theirs, rows = await _median(lambda q=hand: con.fetch(q, ids["study_id"], cut))
-            same = len(found.rows) == len(rows) and all(
-                (a["subject_code"], a["frame"], a.get("episodes", a.get("readings")))
-                == (b["subject_code"], b["frame"], b.get("episodes", b.get("readings")))
-                for a, b in zip(found.rows, rows, strict=True)
+        async with database.session() as session:
+            _, scope, _ = await resolve_scope(
+                session=session, actor=actor, study_id=study_id, filters=Filters()
             )
-            ratio = ours / theirs
-            results.append(
-                (
-                    f"{name} report (rows {len(found.rows)}, same figures: {same})",
-                    f"{ours * 1000:.0f} ms vs hand-written {theirs * 1000:.0f} ms = {ratio:.2f}x",
-                    "<= 1.5x",
-                    ratio <= 1.5 and same,
-                )
+        args = (study_id, scope.cut, protocol.time_frame_months, frame_count(protocol))
+        for name, (rows_sql, aggregates_sql) in hand.items():
+
+            async def theirs(r: str = rows_sql, a: str = aggregates_sql) -> tuple[list[Any], list[Any]]:
+                return await con.fetch(r, *args), await con.fetch(a, *args)
+
+            found, expected = await service(name), await theirs()  # warm: plans, caches
+            ours_s, hand_s = [], []
+            for _ in range(runs):  # alternately, so the machine's noise falls on both
+                mark = time.perf_counter()
+                found = await service(name)
+                ours_s.append(time.perf_counter() - mark)
+                mark = time.perf_counter()
+                expected = await theirs()
+                hand_s.append(time.perf_counter() - mark)
+            rows_ok, rows_note = _close(found.rows, expected[0], ROUNDING)
+            agg_ok, agg_note = _close(found.aggregates, expected[1], ROUNDING)
+            ours, theirs_m = statistics.median(ours_s), statistics.median(hand_s)
+            statements.seen.clear()
+            await service(name)
+            sql_ms = [await _explain_ms(con, text, *params) for text, params in statements.longest(2)]
+            hand_ms = [await _explain_ms(con, rows_sql, *args), await _explain_ms(con, aggregates_sql, *args)]
+            out.append(
+                {
+                    "what": f"study {name} report vs hand-written SQL (rows {rows_note}; aggregates {agg_note})",
+                    "figure": f"{ours * 1000:.0f} ms vs {theirs_m * 1000:.0f} ms = {ours / theirs_m:.2f}x"
+                    f" (median of {runs}; in PostgreSQL rows + aggregates {sql_ms[0]:.0f} + {sql_ms[1]:.0f} ms"
+                    f" vs {hand_ms[0]:.0f} + {hand_ms[1]:.0f} ms)",
+                    "target": f"<= {RATIO_TARGET}x, same figures",
+                    "met": ours / theirs_m <= RATIO_TARGET and rows_ok and agg_ok,
+                    "ratio": ours / theirs_m,
+                }
             )
+        stale_s = []
+        for _ in range(runs):
+            async with database.session() as session:
+                mark = time.perf_counter()
+                await store.refresh(session=session, participants=participants_in(scope))
+                stale_s.append(time.perf_counter() - mark)
+        out.append(
+            {
+                "what": "of which the episode cache's staleness check (nothing stale), part of the report",
+                "figure": f"{statistics.median(stale_s) * 1000:.1f} ms",
+            }
+        )
     finally:
         await con.close()
-    token, _ = security.issue_access_token(user_id=ids["user_id"], token_version=0)
-    headers = {"Authorization": f"Bearer {token}"}
-    app = create_app()
-    rng = random.Random(3)
-    latencies: list[float] = []
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
-
-        async def one(due: float) -> None:
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            pid = rng.choice(ids["people"])
-            answer = await client.get(f"/api/v1/participants/{pid}/episodes", headers=headers)
-            assert answer.status_code == 200, answer.text
-            latencies.append(time.perf_counter() - due)  # from when it was due: open loop
-
-        begin = time.perf_counter() + 0.1
-        await asyncio.gather(*(one(begin + i / 20) for i in range(300)))
-    p99 = statistics.quantiles(latencies, n=100)[98] * 1000
-    results.append(
-        (
-            "one participant's episodes, 20 req/s offered, 300 requests",
-            f"p99 {p99:.1f} ms",
-            "< 50 ms",
-            p99 < 50,
-        )
-    )
-    await database.dispose()
-    return results
+        await database.dispose()
+    return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--participants", type=int, default=1000)
-    parser.add_argument("--days", type=int, default=730)
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    args = parser.parse_args()
-    ensure_running(DEFAULT_SERVER_DSN)
-    name = create_database(DEFAULT_SERVER_DSN)
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    os.environ["GLUCODIARY_DB__URL"] = url
-    os.environ.setdefault("GLUCODIARY_LOG_LEVEL", "WARNING")  # a log line per request would be measured too
+# ---- the server part ---------------------------------------------------------------------------------------
+def _rss_sampler(pid: int, stop: threading.Event, peak: list[int]) -> None:
+    from bench.procs import memory_kib
+
+    while not stop.is_set():
+        peak[0] = max(peak[0], memory_kib(pid).get("VmRSS", 0))
+        stop.wait(0.05)
+
+
+def export_rss(port: int, pid: int, study_id: str, token: str) -> dict[str, Any]:
+    """Read the readings export to the end, sampling the server's RSS; the growth over the RSS before it."""
+    import http.client
+
+    from bench.procs import memory_kib, reset_peak_rss
+
+    before = memory_kib(pid).get("VmRSS", 0)
+    reset_peak_rss(pid)
+    peak, stop = [before], threading.Event()
+    sampler = threading.Thread(target=_rss_sampler, args=(pid, stop, peak), daemon=True)
+    sampler.start()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    started = time.perf_counter()
+    size = lines = 0
+    first_byte = None
     try:
-        from core import migrations
-
-        migrations.upgrade(url)
-        start = time.perf_counter()
-        ids = asyncio.run(generate(f"{DEFAULT_SERVER_DSN}/{name}", args.participants, args.days))
-        print(
-            f"bench reports: {ids['readings']:,} readings for {args.participants} participants generated with COPY"
-            f" in {time.perf_counter() - start:.0f} s"
+        connection.request(
+            "GET", f"/api/v1/studies/{study_id}/export/readings", headers={"Authorization": f"Bearer {token}"}
         )
-        for label, figure, target, ok in asyncio.run(measure(f"{DEFAULT_SERVER_DSN}/{name}", url, ids)):
-            print(f"  {label}: {figure} (target {target}) {'OK' if ok else 'MISSED'}")
+        answer = connection.getresponse()
+        while chunk := answer.read(1 << 16):
+            if first_byte is None:
+                first_byte = time.perf_counter() - started
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+        status = answer.status
     finally:
-        if not args.keep:
-            drop_database(DEFAULT_SERVER_DSN, name)
+        connection.close()
+        stop.set()
+        sampler.join()
+    elapsed = time.perf_counter() - started
+    hwm = memory_kib(pid).get("VmHWM", 0)
+    return {
+        "status": status,
+        "rows": max(0, lines - 1),
+        "bytes": size,
+        "seconds": elapsed,
+        "first_byte_s": first_byte or elapsed,
+        "rss_before_kib": before,
+        "rss_peak_kib": max(peak[0], hwm),
+    }
+
+
+def section(
+    ctx: Any,
+    procs: Any,
+    checks: Any,
+    say: Callable[[str], None],
+    server_cpu: int | None,
+    load_cpu: int | None,
+) -> None:
+    """Section `reports` of make bench: every figure into `checks` against its target."""
+    from bench import database
+    from bench.openloop import Target, drive
+    from bench.procs import free_port
+
+    name = database.create_database(ctx.server_dsn)
+    url = f"{ctx.server_dsn}/{name}".replace("postgresql://", "postgresql+asyncpg://", 1)
+    env = {**ctx.glucodiary_env(), "GLUCODIARY_DB__URL": url, "GLUCODIARY_DB__POOL_SIZE": "20"}
+    env["GLUCODIARY_DB__MAX_OVERFLOW"] = "0"
+    env["GLUCODIARY_LOG_LEVEL"] = "WARNING"
+    scratch = Path(tempfile.mkdtemp(prefix="reports-", dir=ctx.scratch))
+
+    def python(*args: str, timeout: float = 3600) -> str:
+        done = subprocess.run(
+            [ctx.python, "-m", "bench.reports", *args],
+            cwd=ctx.repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"bench.reports {args[0]} failed:\n" + "\n".join(done.stderr.splitlines()[-12:])
+            )
+        for line in done.stderr.splitlines():
+            say(line)
+        return done.stdout.strip().splitlines()[-1]
+
+    try:
+        subprocess.run([str(ctx.venv_bin / "glucodiary"), "migrate"], cwd=ctx.repo, env=env, check=True,
+                       capture_output=True, timeout=300)  # fmt: skip
+        ids_file = scratch / "ids.json"
+        say(f"reports: generating {PARTICIPANTS} participants x {DAYS} days with COPY into {name}")
+        python("generate", "--dsn", f"{ctx.server_dsn}/{name}", "--out", str(ids_file))
+        ids = json.loads(ids_file.read_text())
+        t, counts = ids["timings"], ids["counts"]
+        checks.add(
+            f"reports cohort: {counts['glucose_reading']:,} readings, {counts['diary_entry']:,} entries and"
+            f" versions, {ids['size_bytes'] / 2**30:.1f} GiB (COPY + indexes + VACUUM ANALYZE)",
+            f"{t['total_s']:.0f} s ({t['copy_s']:.0f} + {t['indexes_s']:.0f} + {t['vacuum_s']:.0f})",
+            f"minutes (< {GENERATE_TARGET_S / 60:.0f} min)",
+            t["total_s"] < GENERATE_TARGET_S,
+        )
+        for item in json.loads(python("ratios", "--dsn", f"{ctx.server_dsn}/{name}", "--ids", str(ids_file))):
+            checks.add(item["what"], item["figure"], item.get("target", ""), item.get("met"))
+        token = python("token", "--user", ids["user_id"])
+        people = scratch / "people.txt"
+        people.write_text("".join(f"{pid} {token}\n" for pid in ids["people"]))
+        port = free_port()
+        server = procs.start(
+            name="glucodiary serve (reports cohort)",
+            command=[str(ctx.venv_bin / "glucodiary"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            port=port,
+            env=env,
+            log_path=scratch / "server.log",
+            cpu=server_cpu,
+            cwd=ctx.repo,
+        )
+        try:
+            target = Target(port, people, scratch, load_cpu, lambda: [server.pid])
+            episodes = {"episodes": 1.0}
+            drive(target, duration_s=5, rate=RATE, kinds=episodes)  # warm-up
+            run = drive(target, duration_s=SECONDS, rate=RATE, kinds=episodes, seed=5)
+            f = run.figures("episodes")
+            checks.figures["reports_episodes"] = {"p50": f.p50, "p99": f.p99, "count": f.count}
+            checks.add(
+                f"one participant's episodes at {RATE:g} req/s offered ({f.count} req, {run.errors} errors)",
+                f"p99 {f.p99:.1f} ms (p50 {f.p50:.1f})" if f.p99 is not None else "no answers",
+                f"< {P99_TARGET_MS:g} ms",
+                f.p99 is not None and f.p99 < P99_TARGET_MS and run.errors == 0,
+            )
+            export = export_rss(port, server.pid, ids["study_id"], token)
+            checks.figures["reports_export"] = export
+            growth = (export["rss_peak_kib"] - export["rss_before_kib"]) / MIB
+            checks.add(
+                f"readings CSV export: {export['rows']:,} rows, {export['bytes'] / 2**20:.0f} MiB in"
+                f" {export['seconds']:.1f} s (first byte {export['first_byte_s']:.2f} s, status {export['status']})",
+                f"server RSS +{growth:.1f} MiB (from {export['rss_before_kib'] / MIB:.0f} MiB)",
+                f"< {RSS_TARGET_MIB:g} MiB",
+                growth < RSS_TARGET_MIB and export["status"] == 200
+                and export["rows"] == counts["glucose_reading"],
+            )  # fmt: skip
+        finally:
+            procs.stop(server)
+    finally:
+        if not os.environ.get("BENCH_REPORTS_KEEP"):
+            database.drop_database(ctx.server_dsn, name)
+        else:
+            say(f"reports: database {name} kept (BENCH_REPORTS_KEEP)")
+
+
+# ---- command line: the subprocesses of the section, and the section on its own -------------------------------
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    generate = sub.add_parser("generate")
+    generate.add_argument("--dsn", required=True)
+    generate.add_argument("--out", required=True)
+    measure = sub.add_parser("ratios")
+    measure.add_argument("--dsn", required=True)
+    measure.add_argument("--ids", required=True)
+    token = sub.add_parser("token")
+    token.add_argument("--user", required=True)
+    args = parser.parse_args()
+    if args.command == "generate":
+        from bench.report_cohort import generate as make
+
+        def say(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
+
+        found = asyncio.run(make(args.dsn, PARTICIPANTS, DAYS, say=say))
+        Path(args.out).write_text(json.dumps(found, default=str))
+        print("{}")
+    elif args.command == "ratios":
+        ids = json.loads(Path(args.ids).read_text())
+        url = args.dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+        print(json.dumps(asyncio.run(ratios(args.dsn, url, ids, RUNS))))
+    elif args.command == "token":
+        from core import security
+
+        print(security.issue_access_token(user_id=uuid.UUID(args.user), token_version=0)[0])
+    else:
+        _alone()
+
+
+def _alone() -> None:
+    """The section without the rest of make bench (pinned like it, its own scratch directory)."""
+    import shutil
+
+    from bench import database
+    from bench.procs import Processes
+    from bench.scenarios import RunContext
+    from bench.targets import Checks
+
+    server_dsn = os.environ.get("BENCH_PG", database.DEFAULT_SERVER_DSN)
+    database.ensure_running(server_dsn)
+    cpus = sorted(os.sched_getaffinity(0))
+    scratch = Path(tempfile.mkdtemp(prefix="glucodiary-bench-"))
+    repo = Path(__file__).resolve().parent.parent
+    ctx = RunContext(repo, Path(sys.executable).parent, server_dsn, "unused", scratch)
+    procs, checks = Processes(), Checks()
+    pins = (cpus[0], cpus[1]) if len(cpus) > 1 else (None, None)
+    try:
+        section(ctx, procs, checks, lambda m: print(f"bench: {m}", flush=True), *pins)
+    except Exception as exc:
+        checks.add("reports section", f"stopped: {type(exc).__name__}: {str(exc)[-300:]}", "complete", False)
+    finally:
+        procs.stop_all()
+        shutil.rmtree(scratch, ignore_errors=True)
+        print(checks.table())
 
 
 if __name__ == "__main__":

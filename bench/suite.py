@@ -1,7 +1,8 @@
 """The open-loop part of `make bench` (issue 13): the mix's service times, capacity and tail at half of it,
 memory, dense days, the soak and two worker processes. Every figure goes into `Checks` against its target.
 
-Sections (names for BENCH_SCENARIOS, like the wrk scenarios): openloop, dense, soak, workers.
+Sections (names for BENCH_SCENARIOS, like the wrk scenarios): openloop, dense, soak, workers, reports (issue 11:
+the study reports on a generated 1,000-participant cohort, bench/reports.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from bench.procs import Processes, Server, _descendants, free_port, memory_kib, 
 from bench.scenarios import STACK_FLOOR_SERVER, RunContext, _glucodiary_migrate
 from bench.targets import Checks
 
-SECTIONS = ("openloop", "dense", "soak", "workers")
+SECTIONS = ("openloop", "dense", "soak", "workers", "reports")
 MIB = 1024
 
 
@@ -166,6 +167,10 @@ class Suite:
                 self.procs.stop(server)
         if "workers" in sections:
             self.workers()
+        if "reports" in sections:
+            from bench import reports
+
+            reports.section(self.ctx, self.procs, self.checks, self.say, self.server_cpu, self.load_cpu)
 
     def openloop(self, server: Server, target: Target) -> None:
         s, c = self.settings, self.checks
