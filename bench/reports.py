@@ -51,7 +51,8 @@ RATE = float(os.environ.get("BENCH_REPORTS_RATE", 20))
 SECONDS = float(os.environ.get("BENCH_REPORTS_SECONDS", 30))
 
 # ---- hand-written SQL: the same rows and aggregates as the service's, written for PostgreSQL directly --------
-# $1 study, $2 data cut (exclusive date), $3 months per frame, $4 frames
+# $1 study, $2 data cut (exclusive date); $3 months per frame and $4 frames are written into the text from the
+# protocol (as a hand-writer would: with $4 a parameter, PostgreSQL's generic plan guesses 1,000 frames)
 FRAMES = """
 pf AS (
   SELECT p.id, p.subject_code, s.code AS site_code, a.code AS arm_code, f.frame,
@@ -232,8 +233,12 @@ async def ratios(dsn: str, url: str, ids: dict[str, Any], runs: int) -> list[dic
             _, scope, _ = await resolve_scope(
                 session=session, actor=actor, study_id=study_id, filters=Filters()
             )
-        args = (study_id, scope.cut, protocol.time_frame_months, frame_count(protocol))
-        for name, (rows_sql, aggregates_sql) in hand.items():
+        args = (study_id, scope.cut)
+        for name, written in hand.items():
+            rows_sql, aggregates_sql = (
+                sql.replace("$3", str(protocol.time_frame_months)).replace("$4", str(frame_count(protocol)))
+                for sql in written
+            )
 
             async def theirs(r: str = rows_sql, a: str = aggregates_sql) -> tuple[list[Any], list[Any]]:
                 return await con.fetch(r, *args), await con.fetch(a, *args)
