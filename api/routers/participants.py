@@ -119,8 +119,8 @@ async def change_participant(
     context: AuditContextDep,
     body: ParticipantUpdate,
 ) -> ParticipantPublic:
-    """Withdraw, complete, move to another time zone or correct the birth date (forward-only status, audited with
-    the reason)."""
+    """Withdraw, complete, move to another time zone, correct the birth date or day 0 (`treatment_date`: the
+    visits still planned are re-planned); forward-only status, every change audited with the reason."""
     view = await participant_service.change_participant(
         session=session,
         actor=actor,
@@ -128,6 +128,7 @@ async def change_participant(
         status=ParticipantStatus(body.status) if body.status else None,
         timezone=body.timezone,
         birth_date=body.birth_date,
+        treatment_date=body.treatment_date,
         reason=body.reason,
         context=context,
     )

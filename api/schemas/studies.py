@@ -261,4 +261,9 @@ class ParticipantUpdate(_Body):
     birth_date: date | None = Field(
         default=None, description="a corrected birth date (not after enrolment); the episodes follow it"
     )
+    treatment_date: date | None = Field(
+        default=None,
+        description="a corrected day 0: visits still planned move with it; completed, missed and cancelled "
+        "ones keep their dates; refused if after a completed visit",
+    )
     reason: SafeText = Field(min_length=3, max_length=500, description="why (kept in the audit trail)")

@@ -14,6 +14,7 @@ from core.access import Actor
 from core.diary.rows import bump_sequence
 from core.errors import FieldProblem, InvalidInput, NotFound
 from core.models.study import GuardianLink, Participant, ParticipantStatus
+from core.models.visits import VisitStatus
 from core.studies.enrolment import ParticipantView, participant_view
 from core.studies.service import check_timezone
 from core.visits import service as visit_service
@@ -37,11 +38,17 @@ async def change_participant(
     reason: str,
     context: audit.AuditContext,
     birth_date: date | None = None,
+    treatment_date: date | None = None,
 ) -> ParticipantView:
-    """Change status (forward only), time zone or birth date of a participant in the actor's scope, with a
-    reason."""
+    """Change status (forward only), time zone, birth date or day 0 (a corrected treatment date) of a participant
+    in the actor's scope, with a reason. A corrected day 0 re-plans the visits still planned (core.visits.service)."""
     before: dict[str, object] = {"status": participant.status, "timezone": participant.timezone}
     after: dict[str, object] = {}
+    previous_day0 = participant.treatment_date
+    if treatment_date is not None and treatment_date != previous_day0:
+        await _check_day0(session=session, participant=participant, treatment_date=treatment_date)
+        before["treatment_date"] = previous_day0
+        after["treatment_date"] = participant.treatment_date = treatment_date
     if status is not None and status != participant.status:
         current = ParticipantStatus(participant.status)
         if status not in _NEXT[current]:
@@ -68,6 +75,15 @@ async def change_participant(
     if after != before:
         session.add(participant)
         await session.flush()
+        if "treatment_date" in after:
+            after["visits_changed"] = await visit_service.plan_participant(
+                session=session,
+                participant=participant,
+                actor=actor,
+                reason=f"treatment date corrected from {previous_day0} to {treatment_date}: {reason}",
+                context=context,
+                previous_treatment_date=previous_day0,
+            )
         await audit.record(
             session=session,
             actor_id=actor.user_id,
@@ -101,6 +117,26 @@ async def _correct_birth_date(
     participant.birth_date = birth_date
     after["birth_date"] = birth_date
     await bump_sequence(session=session, participant_id=participant.id)
+
+
+async def _check_day0(*, session: AsyncSession, participant: Participant, treatment_date: date) -> None:
+    """A day 0 after a visit already recorded as done would put that visit before treatment: refused."""
+    for visit in await visit_service.visits_of(session=session, participant_id=participant.id):
+        if (
+            visit.status == VisitStatus.completed
+            and visit.completed_on
+            and visit.completed_on < treatment_date
+        ):
+            raise InvalidInput(
+                f"treatment_date: {treatment_date} is after visit {visit.label}, completed on "
+                f"{visit.completed_on}; day 0 must be on or before every completed visit.",
+                fields=[
+                    FieldProblem(
+                        "treatment_date",
+                        f"{treatment_date} is after {visit.label} completed on {visit.completed_on}",
+                    )
+                ],
+            )
 
 
 async def end_guardian_link(

@@ -68,10 +68,12 @@ async def plan_participant(
     actor: Actor | None,
     reason: str,
     context: audit.AuditContext | None = None,
+    previous_treatment_date: date | None = None,
 ) -> int:
     """Bring the participant's visits in line with the protocol in force and their day 0: new visits are
     created, visits still planned are moved (or cancelled when the plan dropped their month); completed,
-    missed and cancelled visits are never touched. Returns how many visits changed; audited when any did."""
+    missed and cancelled visits are never touched. Returns how many visits changed; audited when any did
+    (`previous_treatment_date`: day 0 before a correction, recorded beside the new one)."""
     if participant.status not in FOLLOWED:
         return 0
     settings, protocol_version = await study_protocol.current_protocol(
@@ -130,8 +132,9 @@ async def plan_participant(
             action="visits.replanned",
             subject_type="participant",
             subject_id=participant.id,
-            before={"treatment_date": participant.treatment_date},
+            before={"treatment_date": previous_treatment_date or participant.treatment_date},
             after={
+                "treatment_date": participant.treatment_date,
                 "reason": reason,
                 "protocol_version": protocol_version,
                 "moved": moved,

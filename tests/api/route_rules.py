@@ -270,7 +270,9 @@ rule(
     "PATCH",
     "/api/v1/participants/{participant_id}",
     ok={COORDINATOR, ADMIN},
-    build=lambda _c: Call(json={"timezone": "Europe/Vienna", "reason": "moved to Vienna"}),
+    build=lambda _c: Call(
+        json={"timezone": "Europe/Vienna", "treatment_date": "2026-01-19", "reason": "moved; day 0 corrected"}
+    ),
 )
 
 

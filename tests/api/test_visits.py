@@ -403,3 +403,115 @@ async def test_idaa1c_uses_the_latest_weight_the_diary_logged(
     assert done.json()["results"]["idaa1c"] == 9.0 and done.json()["results"]["insulin_iu_per_kg_day"] == 0.5
     # no height in the results and the enrolment height (132 cm) with no weight given: BMI from the 40 kg
     assert done.json()["results"]["bmi"] == round(40 / 1.32**2, 1) == 23.0
+
+
+async def test_a_coordinator_corrects_day_0_over_http_and_only_planned_visits_move(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    w = await planned(session)  # day 0 = 12 January 2026: M1 12 Feb, M2 12 Mar, M3 12 Apr, ...
+    p = w["participant"]
+    clock.set_now(datetime(2026, 3, 13, 9, 0, tzinfo=UTC))
+    m2 = next(v for v in await visits(client, p, w["clinician"]) if v["label"] == "M2")
+    done = await client.post(
+        f"{API}/visits/{m2['id']}/complete",
+        json={"completed_on": "2026-03-12", "hba1c_percent": 7.1},
+        headers=auth_headers(w["clinician"]),
+    )
+    assert done.status_code == 200, done.text
+    url = f"{API}/participants/{p.id}"
+    corrected = await client.patch(
+        url,
+        json={"treatment_date": "2026-01-31", "reason": "day 0 was mistyped at enrolment"},
+        headers=auth_headers(w["coordinator"]),
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert corrected.json()["treatment_date"] == "2026-01-31"
+    after = {v["label"]: v for v in await visits(client, p, w["clinician"])}
+    # 31 January + n months, a day the month lacks falling on its last day (2026 is not a leap year):
+    # M1 28 Feb, M3 30 Apr, M6 31 Jul, M12 31 Jan 2027, M15 30 Apr 2027, M24 31 Jan 2028; windows +-7 days
+    assert {label: after[label]["target_date"] for label in ("M1", "M3", "M6", "M12", "M15", "M24")} == {
+        "M1": "2026-02-28",
+        "M3": "2026-04-30",
+        "M6": "2026-07-31",
+        "M12": "2027-01-31",
+        "M15": "2027-04-30",
+        "M24": "2028-01-31",
+    }
+    assert (after["M1"]["window_start"], after["M1"]["window_end"]) == ("2026-02-21", "2026-03-07")
+    assert (after["M1"]["status"], after["M1"]["version"]) == ("planned", 2)
+    # the completed visit keeps its date, its window and its version
+    assert (after["M2"]["status"], after["M2"]["target_date"], after["M2"]["window_end"]) == (
+        "completed",
+        "2026-03-12",
+        "2026-03-19",
+    )
+    assert after["M2"]["version"] == m2["version"] + 1  # the completion only, no re-plan on top
+    replanned = (
+        await session.execute(select(AuditEvent).where(col(AuditEvent.action) == "visits.replanned"))
+    ).scalar_one()
+    assert replanned.actor_id == w["coordinator"].id
+    assert replanned.before == {"treatment_date": "2026-01-12"}
+    assert replanned.after is not None and replanned.after["treatment_date"] == "2026-01-31"
+    assert {
+        "label": "M1",
+        "from": "2026-02-12 (2026-02-05 to 2026-02-19)",
+        "to": "2026-02-28 (2026-02-21 to 2026-03-07)",
+    } in replanned.after["moved"]
+    assert len(replanned.after["moved"]) == 9 and "M2" not in {m["label"] for m in replanned.after["moved"]}
+    assert "day 0 was mistyped at enrolment" in replanned.after["reason"]
+    changed = (
+        await session.execute(select(AuditEvent).where(col(AuditEvent.action) == "participant.changed"))
+    ).scalar_one()
+    assert changed.actor_id == w["coordinator"].id
+    assert changed.before is not None and changed.before["treatment_date"] == "2026-01-12"
+    assert changed.after is not None
+    assert (changed.after["treatment_date"], changed.after["visits_changed"]) == ("2026-01-31", 9)
+
+
+async def test_day_0_after_a_completed_visit_is_refused_naming_the_visit(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    w = await planned(session)
+    p = w["participant"]
+    clock.set_now(datetime(2026, 2, 15, 9, 0, tzinfo=UTC))
+    m1 = (await visits(client, p, w["clinician"]))[0]
+    await client.post(
+        f"{API}/visits/{m1['id']}/complete",
+        json={"completed_on": "2026-02-14"},
+        headers=auth_headers(w["clinician"]),
+    )
+    late = await client.patch(
+        f"{API}/participants/{p.id}",
+        json={"treatment_date": "2026-02-20", "reason": "treatment started later"},
+        headers=auth_headers(w["coordinator"]),
+    )
+    assert late.status_code == 422
+    assert late.json()["fields"] == [
+        {"path": "treatment_date", "message": "2026-02-20 is after M1 completed on 2026-02-14"}
+    ]
+    not_a_date = await client.patch(
+        f"{API}/participants/{p.id}",
+        json={"treatment_date": "2026-02-30", "reason": "typo"},
+        headers=auth_headers(w["coordinator"]),
+    )
+    assert not_a_date.status_code == 422 and not_a_date.json()["fields"][0]["path"] == "treatment_date"
+    assert [v["target_date"] for v in await visits(client, p, w["clinician"])][1] == "2026-03-12"
+
+
+async def test_only_coordinators_in_scope_may_correct_day_0(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    w = await planned(session)
+    p = w["participant"]
+    body = {"treatment_date": "2026-01-20", "reason": "corrected from the pharmacy record"}
+    url = f"{API}/participants/{p.id}"
+    elsewhere = await create_staff(session, w["study"], Role.coordinator, site_codes=("S2",))
+    assert (await client.patch(url, json=body, headers=auth_headers(elsewhere))).status_code == 404
+    for refused in (w["clinician"], await participant_user(session, p), await create_guardian(session, p)):
+        assert (await client.patch(url, json=body, headers=auth_headers(refused))).status_code == 403
+    assert (await client.patch(url, json=body)).status_code == 401
+    assert (await visits(client, p, w["clinician"]))[0]["target_date"] == "2026-02-12"
+    study_wide = await create_staff(session, w["study"], Role.coordinator, site_codes=None)
+    moved = await client.patch(url, json=body, headers=auth_headers(study_wide))
+    assert moved.status_code == 200, moved.text
+    assert (await visits(client, p, w["clinician"]))[0]["target_date"] == "2026-02-20"
