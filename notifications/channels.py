@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import ipaddress
 import smtplib
-import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ import orjson
 from core.config import NotificationSettings
 from core.models.outbox import AttemptOutcome, Channel
 from notifications.render import Rendered
+from notifications.targets import AddressPolicy, CheckedTransport, Resolver, TargetRefused, system_resolver
 
 SIGNATURE_HEADER = "X-Glucodiary-Signature"
 TIMESTAMP_HEADER = "X-Glucodiary-Timestamp"
@@ -139,63 +138,33 @@ def webhook_body(message: Outgoing) -> bytes:
     )
 
 
-class TargetRefused(Exception):
-    """The webhook's host resolves to an address the settings do not allow."""
-
-
 class WebhookChannel:
-    """A signed POST to an SMS or push gateway; no redirects followed, private targets refused."""
+    """A signed POST to an SMS or push gateway; no redirects followed, private targets refused where the
+    connection is made (notifications/targets.py: no DNS rebinding between the check and the connection)."""
 
     name = Channel.webhook
-    CHECK_SECONDS = 60.0  # how long a target's address check holds before it is resolved again
 
-    def __init__(self, settings: NotificationSettings) -> None:
+    def __init__(self, settings: NotificationSettings, resolve: Resolver = system_resolver) -> None:
         self.settings = settings
         self.url = settings.webhook_url
         self.secret = (settings.webhook_secret.get_secret_value() if settings.webhook_secret else "").encode()
-        self.allowed = [ipaddress.ip_network(entry, strict=False) for entry in settings.webhook_allow_hosts]
+        limits = httpx.Limits(
+            max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
+        )
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.webhook_timeout_s),
             follow_redirects=False,
-            limits=httpx.Limits(
-                max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
+            transport=CheckedTransport(
+                limits=limits, policy=AddressPolicy(settings.webhook_allow_hosts), resolve=resolve
             ),
         )
-        self._checked_at = -1e9
-
-    def _permitted(self, address: str) -> bool:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if any(ip in network for network in self.allowed):
-            return True
-        return ip.is_global and not ip.is_multicast
-
-    async def check_target(self) -> None:
-        """Refuse a target resolving to a private, loopback, link-local or otherwise non-public address."""
-        if time.monotonic() - self._checked_at < self.CHECK_SECONDS:
-            return
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise TargetRefused(f"webhook url {self.url!r} is not an http(s) URL")
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
-        )
-        addresses = {str(info[4][0]) for info in infos}
-        refused = sorted(a for a in addresses if not self._permitted(a))
-        if refused:
-            raise TargetRefused(
-                f"webhook host {parts.hostname} resolves to {', '.join(refused)}, a private, loopback or "
-                "link-local address not in GLUCODIARY_NOTIFICATIONS__WEBHOOK_ALLOW_HOSTS"
-            )
-        self._checked_at = time.monotonic()
 
     async def send(self, message: Outgoing) -> Result:
         started = time.perf_counter()
-        try:
-            await self.check_target()
-        except TargetRefused as exc:
-            return Result(AttemptOutcome.refused, str(exc)[:500], _elapsed_ms(started))
-        except OSError as exc:  # the name does not resolve (now): try again later
-            return Result(AttemptOutcome.retry, f"resolve: {exc}"[:500], _elapsed_ms(started))
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            why = f"webhook url {self.url!r} is not an http(s) URL"
+            return Result(AttemptOutcome.refused, why, _elapsed_ms(started))
         body = webhook_body(message)
         timestamp = str(int(time.time()))
         headers = {
@@ -206,7 +175,9 @@ class WebhookChannel:
         }
         try:
             answer = await self.client.post(self.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:  # timeouts, refused connections, protocol errors
+        except TargetRefused as exc:  # checked when connecting, on the address connected to
+            return Result(AttemptOutcome.refused, str(exc)[:500], _elapsed_ms(started))
+        except httpx.HTTPError as exc:  # timeouts, refused connections, names not resolving, protocol errors
             return Result(AttemptOutcome.retry, f"{type(exc).__name__}: {exc}"[:500], _elapsed_ms(started))
         status = answer.status_code
         text = f"{status} {answer.text[:200]}".strip()

@@ -69,6 +69,7 @@ class Hook:
     bad_signatures: int = 0
     keep_requests: bool = True
     journal: str = ""  # a file each accepted Idempotency-Key is appended to (receivers in other processes)
+    close_connections: bool = False  # answer `Connection: close`, so each request opens a new connection
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -103,16 +104,21 @@ class Hook:
                 with open(self.journal, "a") as journal:  # one short O_APPEND write: whole lines only
                     journal.write(key + "\n")
         extra = [(b"location", self.location.encode())] if self.location else []
+        if self.close_connections:
+            extra.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": status, "headers": extra})
         await send({"type": "http.response.body", "body": b"{}" if status < 300 else b"no"})
 
 
 @asynccontextmanager
-async def webhook_receiver(hook: Hook | None = None) -> AsyncIterator[tuple[str, Hook]]:
-    """uvicorn serving `hook` on a free port of 127.0.0.1; yields (the /hook URL, the hook)."""
+async def webhook_receiver(
+    hook: Hook | None = None, *, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[tuple[str, Hook]]:
+    """uvicorn serving `hook` on `host` (a loopback address), on `port` or a free one; yields (the /hook URL,
+    the hook)."""
     hook = hook or Hook()
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.bind((host, port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(hook, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
@@ -120,7 +126,7 @@ async def webhook_receiver(hook: Hook | None = None) -> AsyncIterator[tuple[str,
     while not server.started:
         await asyncio.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}/hook", hook
+        yield f"http://{host}:{port}/hook", hook
     finally:
         server.should_exit = True
         await task
