@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
+import socket
 import sys
+import uuid
 from typing import Annotated, Any
 
 import typer
@@ -23,6 +26,10 @@ visits_app = typer.Typer(help="Study visits.", no_args_is_help=True)
 app.add_typer(visits_app, name="visits")
 jobs_app = typer.Typer(help="Scheduled jobs: list them, run one now.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+notifications_app = typer.Typer(
+    help="Queued messages: return dead letters to the queue.", no_args_is_help=True
+)
+app.add_typer(notifications_app, name="notifications")
 
 
 def _settings_or_exit() -> None:
@@ -233,6 +240,54 @@ def jobs_run(name: Annotated[str, typer.Argument(help="The job, e.g. visits.remi
         typer.echo(f"{name}: failed: {result.error}", err=True)
         raise typer.Exit(1)
     typer.echo(f"{name}: ok {json.dumps(result.counts, sort_keys=True)}")
+
+
+@notifications_app.command("requeue")
+def notifications_requeue(
+    ids: Annotated[
+        list[str] | None, typer.Option("--id", help="A dead-lettered message's id (repeat for several).")
+    ] = None,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="Every dead-lettered message.")] = False,
+    reason: Annotated[
+        str, typer.Option(help="Why, for the audit trail (e.g. the gateway is fixed).")
+    ] = "requeued by an operator",
+) -> None:
+    """Return dead-lettered messages to the queue, due at once; their earlier attempts stay as history."""
+    if bool(ids) == all_dead:
+        typer.echo("glucodiary: give either --id (one or more) or --all-dead", err=True)
+        raise typer.Exit(2)
+    try:
+        wanted = [uuid.UUID(value) for value in ids] if ids else None
+    except ValueError:
+        typer.echo(f"glucodiary: --id takes message ids (UUIDs); got {', '.join(ids or [])}", err=True)
+        raise typer.Exit(2) from None
+    _settings_or_exit()
+    from core import audit, outbox
+    from core.db import database, session_scope
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment or the password database
+        user = "unknown"
+    operator = f"glucodiary notifications requeue ({user}@{socket.gethostname()})"
+
+    async def _requeue() -> outbox.Requeued:
+        try:
+            async with session_scope() as session:
+                return await outbox.requeue_dead(
+                    session, ids=wanted, reason=reason, context=audit.AuditContext(user_agent=operator)
+                )
+        finally:
+            await database.dispose()
+
+    done = asyncio.run(_requeue())
+    for message_id in done.requeued:
+        typer.echo(f"requeued {message_id}")
+    for message_id, why in done.refused.items():
+        typer.echo(f"glucodiary: {message_id}: {why}", err=True)
+    typer.echo(f"{len(done.requeued)} message{'' if len(done.requeued) == 1 else 's'} requeued")
+    if done.refused:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

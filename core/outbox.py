@@ -2,17 +2,20 @@
 
 A rolled-back write therefore leaves no message, and a committed one always has its messages. `enqueue_about`
 routes a message about a participant to its recipients (core.recipients) and queues one row for each.
+`requeue_dead` returns dead letters to the queue (`glucodiary notifications requeue`).
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
-from core import clock, recipients
+from core import audit, clock, recipients
 from core.db import insert_for
 from core.models.outbox import MessageCategory, OutboxMessage, OutboxStatus
 from core.models.study import Participant
@@ -95,3 +98,64 @@ async def enqueue_about(
         ):
             queued.append(user_id)
     return queued
+
+
+@dataclass(frozen=True)
+class Requeued:
+    requeued: list[uuid.UUID]
+    refused: dict[uuid.UUID, str]  # asked for but not requeued: why (no such message, not dead)
+
+
+async def requeue_dead(
+    session: AsyncSession,
+    *,
+    ids: list[uuid.UUID] | None,
+    reason: str,
+    context: audit.AuditContext = audit.SYSTEM,
+) -> Requeued:
+    """Return dead-lettered messages to the queue (`ids`, or every dead one when None), due at once.
+
+    Their delivery attempts stay as they are (the history); `requeued_at` makes the dispatcher count only the
+    attempts made from now on, and `attempts` (the back-off's count) starts again. A channel that took the
+    message earlier is not sent it again. Each message requeued is an audit event with its state before.
+    """
+    query = select(OutboxMessage).where(col(OutboxMessage.status) == OutboxStatus.dead.value)
+    if ids is not None:
+        query = query.where(col(OutboxMessage.id).in_(ids))
+    dead = list(
+        (await session.execute(query.order_by(col(OutboxMessage.created_at)).with_for_update())).scalars()
+    )
+    refused: dict[uuid.UUID, str] = {}
+    if ids is not None:
+        found = {m.id for m in dead}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            states = await session.execute(
+                select(OutboxMessage.id, OutboxMessage.status).where(col(OutboxMessage.id).in_(missing))
+            )
+            known = {message_id: status for message_id, status in states.all()}
+            refused = {
+                i: f"not dead-lettered (status {known[i]})" if i in known else "no such message"
+                for i in missing
+            }
+    now = clock.now()
+    for message in dead:
+        before = {"status": message.status, "attempts": message.attempts, "last_error": message.last_error}
+        message.status = OutboxStatus.pending.value
+        message.due_at = now
+        message.attempts = 0
+        message.claimed_by = message.lease_until = None
+        message.requeued_at = now
+        session.add(message)
+        await audit.record(
+            session=session,
+            actor_id=None,
+            action="notification.requeued",
+            subject_type="outbox_message",
+            subject_id=message.id,
+            before=before,
+            after={"status": message.status, "due_at": now, "reason": reason},
+            context=context,
+        )
+    await session.flush()
+    return Requeued(requeued=[m.id for m in dead], refused=refused)

@@ -166,7 +166,7 @@ class Dispatcher:
                 if zoneless
                 else ({}, {})
             )
-            past = await store.history(session, [m.id for m in claimed])
+            past = await store.history(session, claimed)
         now = clock.now()
         attempts: list[dict[str, object]] = []
         inbox: list[dict[str, object]] = []

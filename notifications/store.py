@@ -39,6 +39,7 @@ CLAIMED_COLUMNS = [
         "payload",
         "attempts",
         "created_at",
+        "requeued_at",
     )
 ]
 
@@ -54,6 +55,7 @@ class Claimed:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
+    requeued_at: datetime | None = None  # an operator returned it from the dead letters then
 
 
 @dataclass
@@ -163,20 +165,30 @@ class ChannelHistory:
     retries: int = 0
 
 
-async def history(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, ChannelHistory]]:
-    """What earlier attempts of these messages did, per channel (sent channels are never sent again)."""
+async def history(
+    session: AsyncSession, claimed: list[Claimed]
+) -> dict[uuid.UUID, dict[str, ChannelHistory]]:
+    """What earlier attempts of these messages did, per channel (sent channels are never sent again). Of a
+    requeued message, failures before the requeue are history only: they count neither as retries nor as a
+    refusal."""
     found: dict[uuid.UUID, dict[str, ChannelHistory]] = defaultdict(lambda: defaultdict(ChannelHistory))
-    if not ids:
+    if not claimed:
         return found
+    since = {m.id: m.requeued_at for m in claimed}
     rows = await session.execute(
-        select(DeliveryAttempt.message_id, DeliveryAttempt.channel, DeliveryAttempt.outcome).where(
-            col(DeliveryAttempt.message_id).in_(ids)
-        )
+        select(
+            DeliveryAttempt.message_id,
+            DeliveryAttempt.channel,
+            DeliveryAttempt.outcome,
+            DeliveryAttempt.attempted_at,
+        ).where(col(DeliveryAttempt.message_id).in_(list(since)))
     )
-    for message_id, channel, outcome in rows.all():
+    for message_id, channel, outcome, attempted_at in rows.all():
         entry = found[message_id][channel]
         if outcome == AttemptOutcome.sent.value:
             entry.sent = True
+        elif (requeued := since.get(message_id)) is not None and attempted_at < requeued:
+            continue
         elif outcome == AttemptOutcome.refused.value:
             entry.refused = True
         else:

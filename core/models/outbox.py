@@ -67,6 +67,8 @@ class OutboxMessage(SQLModel, table=True):
     lease_until: datetime | None = utc_column(nullable=True)
     last_error: str | None = Field(default=None, max_length=500)
     sent_at: datetime | None = utc_column(nullable=True)
+    # a dead letter returned to the queue by an operator: attempts before it are history, not counted again
+    requeued_at: datetime | None = utc_column(nullable=True)
     created_at: datetime = created_at()
 
 
