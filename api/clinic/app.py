@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import deps, errors
-from api.clinic import alerts, participants, pending, signin, visits, web
+from api.clinic import alerts, participants, reports, signin, visits, web
 from core.errors import DomainError, NotAuthenticated, Throttled
 
 CSP = (
@@ -66,14 +66,17 @@ class _Overrides(dict[Any, Any]):
 
 
 def create_clinic_app(parent: FastAPI) -> FastAPI:
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    # unknown query parameters are named on the page and otherwise ignored (web.note_unknown_query says why)
+    app = FastAPI(
+        docs_url=None, redoc_url=None, openapi_url=None, dependencies=[Depends(web.note_unknown_query)]
+    )
     overrides = _Overrides(parent.dependency_overrides)
     overrides[deps.current_actor] = web.clinic_actor
     app.dependency_overrides = overrides
     errors.install(app)  # the database-down answers; the HTML ones below replace the JSON ones for pages
     _install_pages_for_errors(app)
     app.mount("/static", StaticFiles(directory=str(web.STATIC_DIR)), name="static")
-    for module in (signin, alerts, participants, visits, pending):
+    for module in (signin, alerts, participants, visits, reports):
         app.include_router(module.router)
     app.add_middleware(PageHeaders)
     return app

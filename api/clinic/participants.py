@@ -32,8 +32,20 @@ SORTS = {
     "last_entry": lambda r: (r.last_entry_at or datetime.min.replace(tzinfo=UTC), r.subject_code),
     "open_alerts": lambda r: (r.open_alerts, r.subject_code),
     "out_of_range": lambda r: (r.out_of_range, r.subject_code),
+    # participants with no current frame sort below every figure
+    "frame_episodes": lambda r: (-1 if r.frame_episodes is None else r.frame_episodes, r.subject_code),
+    "completeness": lambda r: (-1.0 if r.completeness_pct is None else r.completeness_pct, r.subject_code),
 }
-SortKey = Literal["subject_code", "site", "status", "last_entry", "open_alerts", "out_of_range"]
+SortKey = Literal[
+    "subject_code",
+    "site",
+    "status",
+    "last_entry",
+    "open_alerts",
+    "out_of_range",
+    "frame_episodes",
+    "completeness",
+]
 
 
 @router.get("/participants", name="clinicParticipants", response_class=HTMLResponse)

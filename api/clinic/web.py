@@ -14,9 +14,10 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from api.deps import ActorDep, SessionDep, require_roles
+from api.deps import ActorDep, SessionDep, declared_query_parameters, require_roles
 from core.access import Actor
 from core.config import Environment, get_settings
 from core.dashboard import overview, sessions
@@ -53,7 +54,7 @@ CSRF_HEADER = "x-csrf-token"
 INBOX_ROLES = (Role.clinician, Role.coordinator)
 STAFF_ROLES = (Role.clinician, Role.coordinator, Role.statistician, Role.admin)
 VISIT_ROLES = (Role.coordinator, Role.clinician)  # as the JSON API's visit routes
-REPORT_ROLES = (Role.statistician, Role.coordinator, Role.admin)
+REPORT_ROLES = (Role.statistician, Role.coordinator, Role.clinician, Role.admin)  # as core.reports
 CLINIC_ROLES = frozenset(STAFF_ROLES)
 
 # the top bar: (key, label, path, roles that may use the page)
@@ -118,6 +119,21 @@ VisitActor = Annotated[Actor, Depends(require_roles(*VISIT_ROLES))]
 ReportActor = Annotated[Actor, Depends(require_roles(*REPORT_ROLES))]
 
 
+async def note_unknown_query(request: Request) -> None:
+    """Remember the query parameters the page does not take, to name them on the page and otherwise ignore them.
+
+    The JSON API answers 422 for them (api.deps.reject_unknown_query): a program must not believe a misspelt
+    filter was applied. A person following an old bookmark or a shared link should still get the page; it says
+    which parts of the link it ignored, so nobody reads an unfiltered page as a filtered one.
+    """
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute):
+        allowed = declared_query_parameters(route)
+        request.state.ignored_query = [
+            k for k in dict.fromkeys(request.query_params.keys()) if k not in allowed
+        ][:5]
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
@@ -142,7 +158,14 @@ async def page(
 ) -> HTMLResponse:
     """A full page (or an htmx fragment) with what the layout needs: the top bar, the CSRF token, the counts."""
     current = getattr(request.state, "clinic", None)
-    shared: dict[str, Any] = {"prefix": PREFIX, "actor": actor, "nav": [], "new_alerts": None, "csrf": ""}
+    shared: dict[str, Any] = {
+        "prefix": PREFIX,
+        "actor": actor,
+        "nav": [],
+        "new_alerts": None,
+        "csrf": "",
+        "ignored_query": getattr(request.state, "ignored_query", []),
+    }
     if actor is not None and current is not None:
         shared["nav"] = nav_for(actor.role)
         shared["csrf"] = current.row.csrf_token

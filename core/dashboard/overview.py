@@ -18,6 +18,7 @@ from sqlmodel import col, select
 
 from core import access, clock
 from core.access import Actor
+from core.dashboard import frame_figures
 from core.models.alerts import Alert, AlertStatus
 from core.models.diary import DiaryEntry
 from core.models.study import Arm, Participant, Site, Study
@@ -52,6 +53,9 @@ class ParticipantRow:
     in_range: int  # the last RECENT_DAYS days' readings
     out_of_range: int
     arm_code: str | None  # None unless the actor may see the allocation
+    frame: int | None = None  # the current time frame (None: not on study yet or screening)
+    frame_episodes: int | None = None  # counted hypoglycemia episodes starting in it
+    completeness_pct: float | None = None  # days with a fasting reading / days on study, in it
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,8 @@ async def sites_in_scope(*, session: AsyncSession, actor: Actor) -> list[tuple[u
 
 
 async def participant_list(*, session: AsyncSession, actor: Actor) -> ParticipantList:
-    """Every participant in scope (up to MAX_ROWS, by subject code) with last entry, open alerts and the last
-    week's readings in and out of range."""
+    """Every participant in scope (up to MAX_ROWS, by subject code) with last entry, open alerts, the last
+    week's readings in and out of range, and their current frame's episodes and diary completeness."""
     last_entry = (
         select(func.max(DiaryEntry.occurred_at))
         .where(col(DiaryEntry.participant_id) == col(Participant.id), col(DiaryEntry.voided).is_(False))
@@ -99,12 +103,14 @@ async def participant_list(*, session: AsyncSession, actor: Actor) -> Participan
     truncated = len(rows) > MAX_ROWS
     rows = rows[:MAX_ROWS]
     counts = await _recent_counts(session, [p.id for p, *_ in rows], clock.now())
+    in_frame = await frame_figures.figures(session=session, actor=actor, participants=[p for p, *_ in rows])
     out: list[ParticipantRow] = []
     shows_any = False
     for participant, site_code, study, arm_code, open_alerts, last_at in rows:
         shows = access.sees_allocation(actor, study)
         shows_any = shows_any or shows
         recent = counts.get(participant.id, Counter())
+        figures = in_frame.get(participant.id)
         out.append(
             ParticipantRow(
                 id=participant.id,
@@ -117,6 +123,9 @@ async def participant_list(*, session: AsyncSession, actor: Actor) -> Participan
                 in_range=recent["in"],
                 out_of_range=recent["out"],
                 arm_code=arm_code if shows else None,
+                frame=figures.frame if figures else None,
+                frame_episodes=figures.episodes if figures else None,
+                completeness_pct=figures.completeness_pct if figures else None,
             )
         )
     return ParticipantList(out, shows_any, truncated)

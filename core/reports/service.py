@@ -76,7 +76,7 @@ async def _study(session: AsyncSession, actor: Actor, study_id: uuid.UUID) -> St
     return study
 
 
-async def _visible_sites(session: AsyncSession, actor: Actor, study: Study) -> dict[str, uuid.UUID]:
+async def visible_sites(session: AsyncSession, actor: Actor, study: Study) -> dict[str, uuid.UUID]:
     """Codes of the study's sites the caller's reports may cover."""
     query = select(col(Site.code), col(Site.id)).where(col(Site.study_id) == study.id)
     if actor.role in (Role.clinician, Role.coordinator):
@@ -96,7 +96,7 @@ async def resolve_scope(
     unblinded = access.sees_allocation(actor, study)
     site_id = arm_id = None
     if filters.site is not None:
-        sites = await _visible_sites(session, actor, study)
+        sites = await visible_sites(session, actor, study)
         if filters.site not in sites:
             allowed = ", ".join(sorted(sites)) or "none"
             raise InvalidInput(

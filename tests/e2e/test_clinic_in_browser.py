@@ -1,9 +1,10 @@
 """The clinic dashboard in a real browser: a clinician triages the demo's severe hypoglycemia, a coordinator sees
-no clinician action, blinded staff see no arm, a participant is sent to the app, and axe finds no serious
-accessibility violation on any page. Each test keeps a screenshot in its tmp folder (path printed on failure)."""
+no clinician action, a statistician downloads a report's CSV, blinded staff see no arm on any page (the reports
+included), a participant is sent to the app, and axe finds no serious accessibility violation on any page. Each test keeps a screenshot in its tmp folder (path printed on failure)."""
 
 from __future__ import annotations
 
+import csv
 import re
 import uuid
 from collections.abc import Iterator
@@ -197,18 +198,53 @@ def test_blinded_staff_find_no_arm_anywhere(
 
 
 def _every_page(page: Any, server: Server) -> list[str]:
-    """The top bar's pages, every participant's page, and one entry history."""
+    """The top bar's pages, every report, every participant's page, and one entry history."""
     nav = [
         server.url + h
         for h in page.locator("nav[aria-label=Main] a").evaluate_all(
             "l => l.map(a => a.getAttribute('href'))"
         )
     ]
+    reports = []
+    if any(p.endswith("/clinic/reports") for p in nav):
+        page.goto(f"{server.url}/clinic/reports")
+        reports = page.locator("nav[aria-label=Reports] a").evaluate_all("l => l.map(a => a.href)")
+        assert len(reports) == 6, reports
     page.goto(f"{server.url}/clinic/participants")
     people = page.locator("table.participants tbody a").evaluate_all("l => l.map(a => a.href)")
     page.goto(people[0])
     history = page.locator("table.diary a").first.get_attribute("href")
-    return [*nav, *people, *(p + "?days=90" for p in people), server.url + history]
+    return [*nav, *reports, *people, *(p + "?days=90" for p in people), server.url + history]
+
+
+def test_a_statistician_downloads_a_csv_that_parses(chromium: Any, server: Server, tmp_path: Path) -> None:
+    page = new_page(chromium)
+    with evidence(page, tmp_path, "statistician-csv"):
+        sign_in(page, server, demo.STATISTICIAN)
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
+        page.get_by_role("navigation", name="Reports").get_by_role("link", name="Hypoglycemia").click()
+        page.wait_for_selector("#report-chart[data-drawn]")
+        assert page.locator("#report-chart canvas").count() == 1
+        shown = page.locator("table.report caption", has_text="Each participant")
+        on_page = sum(
+            shown.nth(i).locator("xpath=..").locator("tbody tr").count() for i in range(shown.count())
+        )
+        with page.expect_download() as waiting:
+            page.get_by_role("link", name="Download CSV").click()
+        download = waiting.value
+        assert re.fullmatch(r"hypoglycemia-\d{4}-\d{2}-\d{2}\.csv", download.suggested_filename)
+        saved = tmp_path / download.suggested_filename
+        download.save_as(saved)
+        with saved.open(newline="", encoding="utf-8") as handle:
+            table = list(csv.DictReader(handle))
+        assert table, "the CSV has no rows"
+        assert {"subject_code", "site_code", "arm_code", "frame", "episodes", "exposure_years"} <= table[
+            0
+        ].keys()
+        assert len(table) == on_page, f"{len(table)} CSV rows, {on_page} rows on the page"
+        assert {r["subject_code"] for r in table} == {"MS-001", "MS-002", "MS-003"}
+        assert all(int(r["episodes"]) >= 0 and float(r["exposure_years"]) > 0 for r in table)
+        assert page.csp_errors == []
 
 
 def test_a_participant_is_sent_to_the_app(chromium: Any, server: Server, tmp_path: Path) -> None:
@@ -267,8 +303,9 @@ def test_axe_finds_no_serious_violation(chromium: Any, server: Server, tmp_path:
         for path in ("/clinic/visits", "/clinic/reports"):
             check(server.url + path)
         page.context.clear_cookies()
-        sign_in(page, server, demo.STATISTICIAN)  # the participants list with its arm column
-        check(f"{server.url}/clinic/participants")
+        sign_in(page, server, demo.STATISTICIAN)  # the participants list and the reports with the arm column
+        for path in ("/clinic/participants", "/clinic/reports/hypoglycemia", "/clinic/reports/visits"):
+            check(server.url + path)
         assert problems == []
 
 

@@ -126,7 +126,7 @@ async def test_participants_list_counts_the_last_week_in_and_out_of_range(
     rows = re.findall(r"<tr>\s*<th scope=\"row\"><a [^>]+>([^<]+)</a></th>(.*?)</tr>", listed, re.S)
     assert [code for code, _ in rows] == ["MS-900", "MS-100"]
     cells = re.findall(r"<td>(.*?)</td>", rows[0][1], re.S)
-    in_range, out_of_range = cells[-2], re.sub(r"<[^>]+>|▲▼", "", cells[-1]).strip()
+    in_range, out_of_range = cells[-4], re.sub(r"<[^>]+>|▲▼", "", cells[-3]).strip()
     assert (in_range, out_of_range) == ("1", "2")
     assert "none yet" in rows[1][1]
     assert ">Arm<" not in listed  # a blinded coordinator

@@ -105,6 +105,10 @@ async def _own_credentials(ctx: Ctx) -> dict[str, Any]:
     return {"data": {"email": email, "password": factories.DEFAULT_PASSWORD}, "sign_in_form": True}
 
 
+async def _report(ctx: Ctx) -> dict[str, Any]:
+    return {"report": "hypoglycemia"}
+
+
 SIGNED_IN_ANYONE = {"clinician": 303, "coordinator": 303, "statistician": 303, "admin": 303}
 ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/"): Row(ok=set(), expect={role: 303 for role in ROLES}),
@@ -125,7 +129,9 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/visits"): Row(ok={"coordinator", "clinician"}),
     ("POST", "/visits/{visit_id}/complete"): Row(ok={"coordinator", "clinician"}, build=_completion),
     ("POST", "/visits/{visit_id}/missed"): Row(ok={"coordinator", "clinician"}, build=_missed),
-    ("GET", "/reports"): Row(ok={"statistician", "coordinator", "admin"}),
+    ("GET", "/reports"): Row(ok=STAFF),
+    ("GET", "/reports/{report}"): Row(ok=STAFF, build=_report),
+    ("GET", "/reports/{report}/csv"): Row(ok=STAFF, build=_report),
 }
 
 
