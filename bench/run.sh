@@ -1,16 +1,9 @@
 #!/usr/bin/env bash
-# Entry point of `make bench`: installs wrk if missing, then runs the Python driver (bench/run.py).
-# A benchmark never fails a build, so this script always exits 0.
+# Entry point of `make bench`: installs wrk if missing, then runs the Python driver (bench/run.py), the dispatcher
+# benchmark and the clinic dashboard's (bench/clinic.py). A benchmark never fails a build, so this always exits 0.
+# `bash bench/run.sh clinic` runs the clinic one alone (it needs no wrk); other names go to the driver.
 set -u
 cd "$(dirname "$0")/.."
-
-if ! command -v wrk >/dev/null 2>&1; then
-    echo "bench: wrk is missing; installing it from Debian's packages"
-    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >/dev/null; then
-        echo "bench: could not install wrk (apt-get failed; root needed); nothing measured"
-        exit 0
-    fi
-fi
 
 python=".venv/bin/python"
 if [ ! -x "$python" ]; then
@@ -18,9 +11,28 @@ if [ ! -x "$python" ]; then
     exit 0
 fi
 
-"$python" -m bench.run "$@" || echo "bench: the driver exited with status $? (ignored)"
-# the dispatcher's own benchmark runs with everything, or when named (`bash bench/run.sh reports` runs that alone)
-if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -qx dispatcher; then
-    "$python" -m bench.dispatcher || echo "bench: the dispatcher benchmark exited with status $? (ignored)"
+rest=()
+clinic=0
+for name in "$@"; do
+    if [ "$name" = "clinic" ]; then clinic=1; else rest+=("$name"); fi
+done
+
+if [ $# -eq 0 ] || [ ${#rest[@]} -gt 0 ]; then
+    if ! command -v wrk >/dev/null 2>&1; then
+        echo "bench: wrk is missing; installing it from Debian's packages"
+        if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >/dev/null; then
+            echo "bench: could not install wrk (apt-get failed; root needed); nothing measured"
+            exit 0
+        fi
+    fi
+    "$python" -m bench.run "${rest[@]}" || echo "bench: the driver exited with status $? (ignored)"
+    # the dispatcher's own benchmark runs with everything, or when named (`bash bench/run.sh reports` runs that alone)
+    if [ $# -eq 0 ] || printf '%s\n' "${rest[@]}" | grep -qx dispatcher; then
+        "$python" -m bench.dispatcher || echo "bench: the dispatcher benchmark exited with status $? (ignored)"
+    fi
+fi
+if [ $# -eq 0 ] || [ $clinic -eq 1 ]; then
+    echo "bench: the clinic dashboard's participant page (bench/clinic.py)"
+    "$python" -m bench.clinic || echo "bench: the clinic benchmark exited with status $? (ignored)"
 fi
 exit 0
