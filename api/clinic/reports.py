@@ -1,25 +1,27 @@
 """The study's endpoint reports as pages: tables per time frame, a small chart, and a CSV download.
 
-Both the page and the download call core.reports.service.build, the JSON API's own service (same roles, sites,
-blinding and figures), and the CSV is core.reports.tidy's, the same bytes as the API's `format=csv`.
+Both call core.reports.service, the JSON API's own (same roles, sites, blinding and figures): the page `build`,
+the download `prepare` and `stream_rows` written by api.csvstream, as the API's `format=csv` is (the same bytes).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response
 
+from api import csvstream
 from api.clinic import web
-from api.deps import SessionDep
+from api.deps import SessionDep, StreamSessionDep
 from core.access import Actor
 from core.dashboard import overview, report_view
 from core.errors import NotFound
-from core.reports import service, tidy
+from core.reports import service
 from core.reports.service import Filters
 from core.studies.protocol import current_protocol
 
@@ -101,6 +103,7 @@ async def report_page(
 @router.get("/reports/{report}/csv", name="clinicReportCsv")
 async def report_csv(
     session: SessionDep,
+    stream: StreamSessionDep,
     actor: web.ReportActor,
     report: str,
     study: StudyId = None,
@@ -109,13 +112,15 @@ async def report_csv(
     from_: From = None,
     to: To = None,
 ) -> Response:
-    """The whole report as tidy CSV (every frame), as the JSON API's `format=csv` answers it."""
+    """The whole report as tidy CSV (every frame), streamed from the database as the API's `format=csv` is."""
     study_id, _studies = await _study(session, actor, study)
-    built = await service.build(
+    plan = await service.prepare(
         session=session, actor=actor, study_id=study_id, report=report, filters=_filters(site, arm, from_, to)
     )
-    return StreamingResponse(
-        tidy.csv_lines(built),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{tidy.filename(built)}"'},
-    )
+    names = [c.name for c in plan.report.columns]
+
+    async def chunks() -> AsyncIterator[list[list[Any]]]:
+        async for rows in service.stream_rows(stream, plan):
+            yield [[row.get(n) for n in names] for row in rows]
+
+    return csvstream.response(f"{plan.report.name}-{plan.report.filters['to']}.csv", names, chunks())
