@@ -28,7 +28,7 @@ from bench.procs import Processes, Server, _descendants, free_port, memory_kib, 
 from bench.scenarios import STACK_FLOOR_SERVER, RunContext, _glucodiary_migrate
 from bench.targets import Checks
 
-SECTIONS = ("openloop", "dense", "soak", "workers", "reports")
+SECTIONS = ("openloop", "floor", "dense", "soak", "workers", "reports")
 MIB = 1024
 
 
@@ -165,6 +165,10 @@ class Suite:
                     self.soak(server, self.target(server, self.people()))
             finally:
                 self.procs.stop(server)
+        if "floor" in sections and "openloop" not in sections:  # the floor alone: no participant needed
+            people = self.ctx.scratch / "floor_people.txt"
+            people.write_text(f"{uuid.uuid4()} no-token\n")
+            self.floor_tail(people)
         if "workers" in sections:
             self.workers()
         if "reports" in sections:
