@@ -91,13 +91,6 @@ class DiarySettings(BaseModel):
     batch_max_entries: int = Field(default=1000, ge=1, le=5000, description="Largest batch upload.")
 
 
-class RulesSettings(BaseModel):
-    enabled: bool = Field(
-        default=True,
-        description="Run the protocol rules after each diary write (switched off only to benchmark).",
-    )
-
-
 class NotificationSettings(BaseModel):
     """Delivery of queued messages (notifications/): channels, retries and the dispatcher's lease."""
 
@@ -167,7 +160,6 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     diary: DiarySettings = Field(default_factory=DiarySettings)
-    rules: RulesSettings = Field(default_factory=RulesSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     background: BackgroundSettings = Field(default_factory=BackgroundSettings)
 

@@ -13,7 +13,6 @@ from sqlmodel import col, select
 
 from core import clock
 from core.access import Actor
-from core.config import get_settings
 from core.diary import entries
 from core.diary.rows import bump_sequence, factor_of, protocol_of, set_outcome, version_values
 from core.models.diary import DiaryEntry, DiaryEntryVersion, GlucoseReading
@@ -70,7 +69,7 @@ async def rejudge_near_meal(
     the reason) and a new feed position, so phones and clinicians see it. `exclude`: readings just judged with
     the meals present (a batch's own). The number of readings that changed.
     """
-    if not get_settings().rules.enabled or not (times or meal_ids):
+    if not (times or meal_ids):
         return 0
     near = [
         and_(col(GlucoseReading.occurred_at) >= start, col(GlucoseReading.occurred_at) <= end)

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from core.access import known_protocol_version
-from core.config import get_settings
 from core.models.diary import DiaryEntry
 from core.models.study import Participant, ProtocolVersion, Study
 from core.protocol import ProtocolSettings
@@ -189,7 +188,7 @@ def prefetch(
     """The rules' reads for a new entry as SQL columns (PostgreSQL), or None when the rules read nothing:
     core/diary/pg_create.py adds them to its insert, saving the rules a round trip on the hot path.
     `with_version`: False when the caller read the protocol already (and passes it to evaluate_entry)."""
-    if not get_settings().rules.enabled or entry.voided or entry.kind not in JUDGED_KINDS:
+    if entry.voided or entry.kind not in JUDGED_KINDS:
         return None
     with_meals, linked, params = _lookup_params(participant, entry, with_version=with_version)
     if not (with_version or with_meals):

@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.config import get_settings
 from core.models.alerts import AlertCategory, CauseStatus, Severity
 from core.models.study import Participant
 from core.protocol import ProtocolSettings
@@ -145,7 +144,7 @@ async def _evaluate(
     `prefetched`: the lookups of a single entry, read by the caller (see `prefetch`); `given`: the protocol
     and its version, read by the caller."""
     outcomes = [RuleOutcome() for _ in entries]
-    if not get_settings().rules.enabled or not entries:
+    if not entries:
         return outcomes
     protocol: ProtocolSettings | None = given[0] if given else None
     version = given[1] if given else 0
