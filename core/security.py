@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from jose import jwt
 from jose.exceptions import JOSEError
@@ -212,6 +212,18 @@ def token_hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def new_token() -> tuple[str, str]:
+    """(a new opaque value for the caller to hand out once, the hash to store in its place)."""
+    value = new_opaque_token()
+    return value, token_hash(value)
+
+
+async def by_token(session: AsyncSession, column: Any, value: str) -> Any | None:
+    """The row whose stored hash (`column`, e.g. `RefreshToken.token_hash`) is the hash of `value`, or None."""
+    model = column.class_
+    return (await session.execute(select(model).where(col(column) == token_hash(value)))).scalar_one_or_none()
+
+
 # ---- refresh tokens ------------------------------------------------------------------------------------------
 # Opaque random values; only their SHA-256 is stored. Each use spends the token and issues its successor in the
 # same family. A spent token presented again means it was stolen, so the whole family dies (RFC 9700 section
@@ -226,9 +238,9 @@ async def issue_refresh_token(
     *, session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID | None = None
 ) -> tuple[str, RefreshToken]:
     """A new refresh token (the value, shown once, and its stored row), starting a family unless given one."""
-    value = new_opaque_token()
+    value, hashed = new_token()
     row = RefreshToken(
-        token_hash=token_hash(value),
+        token_hash=hashed,
         family_id=family_id or uuid.uuid4(),
         user_id=user_id,
         expires_at=clock.now() + timedelta(days=get_settings().security.refresh_token_days),
@@ -243,9 +255,7 @@ async def rotate_refresh_token(
 ) -> tuple[User, str]:
     """Spend `value` and return its user and the successor token; a reused token revokes its family."""
     refused = NotAuthenticated(_REFRESH_REFUSED)
-    row = (
-        await session.execute(select(RefreshToken).where(col(RefreshToken.token_hash) == token_hash(value)))
-    ).scalar_one_or_none()
+    row: RefreshToken | None = await by_token(session, RefreshToken.token_hash, value)
     now = clock.now()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise refused

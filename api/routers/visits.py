@@ -4,10 +4,12 @@ cancelled."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AuditContextDep, ParticipantInScope, SessionDep, require_roles
 from api.errors import responses
@@ -20,12 +22,14 @@ from api.schemas.visits import (
     VisitReason,
 )
 from core.access import Actor
+from core.audit import AuditContext
 from core.models.people import Role
-from core.models.visits import VisitStatus
+from core.models.visits import Visit, VisitStatus
 from core.visits import calendar, recording
 from core.visits import service as visit_service
 
 router = APIRouter(tags=["visits"])
+_Route = TypeVar("_Route", bound=Callable[..., Any])
 
 # API.md: clinicians record results, coordinators manage visits; both may do all three
 VisitStaff = Annotated[Actor, Depends(require_roles(Role.clinician, Role.coordinator))]
@@ -43,70 +47,74 @@ async def list_participant_visits(session: SessionDep, participant: ParticipantI
     return VisitList(items=[VisitPublic.of(v) for v in visits])
 
 
-@router.post(
-    "/visits/{visit_id}/complete",
-    operation_id="completeVisit",
-    response_model=VisitPublic,
-    responses=responses(401, 403, 404, 409, 422),
-)
+def _action(name: str, operation_id: str) -> Callable[[_Route], _Route]:
+    """The three ways staff record a visit answer alike: POST /visits/{id}/<name>, the visit as it now is."""
+    return router.post(
+        f"/visits/{{visit_id}}/{name}",
+        operation_id=operation_id,
+        response_model=VisitPublic,
+        responses=responses(401, 403, 404, 409, 422),
+    )
+
+
+async def _recorded(
+    record: Callable[..., Awaitable[tuple[Visit, Any]]],
+    *,
+    visit_id: uuid.UUID,
+    body: VisitComplete | VisitReason,
+    session: AsyncSession,
+    actor: Actor,
+    context: AuditContext,
+    **fields: Any,
+) -> VisitPublic:
+    visit, _ = await record(
+        session=session,
+        actor=actor,
+        visit_id=visit_id,
+        reason=body.reason,
+        version=body.version,
+        context=context,
+        **fields,
+    )
+    return VisitPublic.of(visit)
+
+
+@_action("complete", "completeVisit")
 async def complete_visit(
     visit_id: uuid.UUID, body: VisitComplete, session: SessionDep, actor: VisitStaff, context: AuditContextDep
 ) -> VisitPublic:
     """Mark the visit done with its lab results (each optional). Completing a completed visit again is a
     correction: send a reason (409 without one); it becomes a new version and the earlier one stays."""
-    visit, _ = await recording.complete(
+    return await _recorded(
+        recording.complete,
+        visit_id=visit_id,
+        body=body,
         session=session,
         actor=actor,
-        visit_id=visit_id,
+        context=context,
         completed_on=body.completed_on,
         results=body.results(),
-        reason=body.reason,
-        version=body.version,
-        context=context,
     )
-    return VisitPublic.of(visit)
 
 
-@router.post(
-    "/visits/{visit_id}/missed",
-    operation_id="markVisitMissed",
-    response_model=VisitPublic,
-    responses=responses(401, 403, 404, 409, 422),
-)
+@_action("missed", "markVisitMissed")
 async def mark_visit_missed(
     visit_id: uuid.UUID, body: VisitReason, session: SessionDep, actor: VisitStaff, context: AuditContextDep
 ) -> VisitPublic:
     """A planned visit did not take place (it may still be completed later)."""
-    visit, _ = await recording.mark_missed(
-        session=session,
-        actor=actor,
-        visit_id=visit_id,
-        reason=body.reason,
-        version=body.version,
-        context=context,
+    return await _recorded(
+        recording.mark_missed, visit_id=visit_id, body=body, session=session, actor=actor, context=context
     )
-    return VisitPublic.of(visit)
 
 
-@router.post(
-    "/visits/{visit_id}/cancel",
-    operation_id="cancelVisit",
-    response_model=VisitPublic,
-    responses=responses(401, 403, 404, 409, 422),
-)
+@_action("cancel", "cancelVisit")
 async def cancel_visit(
     visit_id: uuid.UUID, body: VisitReason, session: SessionDep, actor: VisitStaff, context: AuditContextDep
 ) -> VisitPublic:
     """A planned or missed visit will not take place."""
-    visit, _ = await recording.cancel(
-        session=session,
-        actor=actor,
-        visit_id=visit_id,
-        reason=body.reason,
-        version=body.version,
-        context=context,
+    return await _recorded(
+        recording.cancel, visit_id=visit_id, body=body, session=session, actor=actor, context=context
     )
-    return VisitPublic.of(visit)
 
 
 @router.get(

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from core import audit, clock, security
 from core.config import get_settings
@@ -43,9 +42,9 @@ async def start(
     if previous_token:
         await _revoke(session, previous_token)
     now = clock.now()
-    token = security.new_opaque_token()
+    token, hashed = security.new_token()
     row = ClinicSession(
-        token_hash=security.token_hash(token),
+        token_hash=hashed,
         user_id=user.id,
         token_version=user.token_version,
         csrf_token=secrets.token_urlsafe(32),
@@ -70,11 +69,7 @@ async def current(*, session: AsyncSession, token: str | None) -> Current | None
     """The live session of this id and its user, or None (unknown, revoked, idle, too old, user revoked)."""
     if not token or len(token) > 200:
         return None
-    row = (
-        await session.execute(
-            select(ClinicSession).where(col(ClinicSession.token_hash) == security.token_hash(token))
-        )
-    ).scalar_one_or_none()
+    row: ClinicSession | None = await security.by_token(session, ClinicSession.token_hash, token)
     if row is None or row.revoked_at is not None:
         return None
     now = clock.now()
@@ -106,11 +101,7 @@ async def end(*, session: AsyncSession, token: str | None, context: audit.AuditC
 
 
 async def _revoke(session: AsyncSession, token: str) -> ClinicSession | None:
-    row = (
-        await session.execute(
-            select(ClinicSession).where(col(ClinicSession.token_hash) == security.token_hash(token))
-        )
-    ).scalar_one_or_none()
+    row: ClinicSession | None = await security.by_token(session, ClinicSession.token_hash, token)
     if row is not None and row.revoked_at is None:
         row.revoked_at = clock.now()
         session.add(row)

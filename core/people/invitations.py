@@ -46,10 +46,10 @@ async def create_invitation(
         relationship = "self"
     elif not relationship:
         raise _invalid("relationship", "required for a guardian invitation (e.g. mother, father, carer)")
-    code = security.new_opaque_token()
+    code, hashed = security.new_token()
     expires_at = clock.now() + timedelta(days=get_settings().security.invitation_days)
     invitation = Invitation(
-        code_hash=security.token_hash(code),
+        code_hash=hashed,
         participant_id=participant.id,
         role=role,
         relationship=relationship or "self",
@@ -74,11 +74,7 @@ async def redeem(
     *, session: AsyncSession, code: str, email: str, password: str, context: audit.AuditContext
 ) -> User:
     """Create the login the code was made for (or link an existing guardian account); the code is then spent."""
-    invitation = (
-        await session.execute(
-            select(Invitation).where(col(Invitation.code_hash) == security.token_hash(code))
-        )
-    ).scalar_one_or_none()
+    invitation: Invitation | None = await security.by_token(session, Invitation.code_hash, code)
     now = clock.now()
     if invitation is None or invitation.expires_at <= now:
         raise NotFound("This invitation code is unknown or has expired; ask the study team for a new one.")

@@ -17,7 +17,7 @@ from core.models.diary import DiaryEntry, GlucoseReading
 from core.models.study import Arm, Participant, Site
 from core.protocol import ProtocolSettings
 from core.reports import sql
-from core.reports.frames import Scope, participant_frames, participants_in
+from core.reports.frames import Scope, frame_keys, in_frame, participant_frames, participants_in
 
 
 def week_count(protocol: ProtocolSettings) -> int:
@@ -77,11 +77,7 @@ def completeness_rows(dialect: str, scope: Scope, protocol: ProtocolSettings) ->
         )
         .subquery("fr")
     )
-    in_week = and_(
-        fasting.c.participant_id == weeks.c.participant_id,
-        fasting.c.local_date >= weeks.c.period_start,
-        fasting.c.local_date < weeks.c.period_end,
-    )
+    in_week = in_frame(weeks, fasting, fasting.c.local_date)  # a week is a frame of 7 days
     keys = [weeks.c[n] for n in ("subject_code", "site_code", "arm_code", "week", "week_start", "week_end")]
     days = weeks.c.days_on_study
     logged_days = func.count(distinct(fasting.c.local_date))
@@ -139,18 +135,11 @@ def exercise_rows(dialect: str, scope: Scope, protocol: ProtocolSettings) -> Sel
         .subquery("gx")
     )
 
-    def within(table: Any) -> Any:
-        return and_(
-            table.c.participant_id == frames.c.participant_id,
-            table.c.local_date >= frames.c.period_start,
-            table.c.local_date < frames.c.period_end,
-        )
-
     def per_frame(table: Any, *figures: Any) -> Any:
         return (
             select(frames.c.participant_id, frames.c.frame, *figures)
             .select_from(frames)
-            .join(table, within(table))
+            .join(table, in_frame(frames, table, table.c.local_date))
             .group_by(frames.c.participant_id, frames.c.frame)
             .subquery()
         )
@@ -169,11 +158,7 @@ def exercise_rows(dialect: str, scope: Scope, protocol: ProtocolSettings) -> Sel
     joined = lambda sub: and_(sub.c.participant_id == frames.c.participant_id, sub.c.frame == frames.c.frame)  # noqa: E731
     return (
         select(
-            *(
-                frames.c[n]
-                for n in ("subject_code", "site_code", "arm_code", "frame", "frame_start", "frame_end")
-            ),
-            frames.c.exposure_years,
+            *frame_keys(frames),
             n_sessions.label("sessions"),
             n_minutes.label("minutes"),
             (cast(n_sessions, Float) / weeks).label("sessions_per_week"),

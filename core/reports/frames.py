@@ -10,11 +10,25 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Float, Select, and_, cast, func, literal, select
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Float,
+    FromClause,
+    Select,
+    and_,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlmodel import col
 
 from core import access
@@ -108,3 +122,65 @@ def participant_frames(dialect: str, scope: Scope, protocol: ProtocolSettings) -
         days.label("exposure_days"),
         (cast(days, Float) / DAYS_PER_YEAR).label("exposure_years"),
     ).where(start < end)
+
+
+# What names a participant's frame in every report's rows (the row's key), in the order the rows show it.
+FRAME_KEYS = ("subject_code", "site_code", "arm_code", "frame", "frame_start", "frame_end", "exposure_years")
+
+
+def frame_keys(frames: CTE) -> list[ColumnElement[Any]]:
+    return [frames.c[name] for name in FRAME_KEYS]
+
+
+def in_frame(frames: CTE, table: FromClause, day: ColumnElement[Any]) -> ColumnElement[bool]:
+    """`table`'s row (of a participant, on a local `day`) falls in the frame's period."""
+    return and_(
+        table.c.participant_id == frames.c.participant_id,
+        day >= frames.c.period_start,
+        day < frames.c.period_end,
+    )
+
+
+def figures_per_frame(
+    frames: CTE, table: FromClause, day: ColumnElement[Any], figures: Sequence[ColumnElement[Any]]
+) -> Select[Any]:
+    """One row per participant per frame (a frame without any of `table`'s rows too): the frame's key and
+    `figures`, aggregates over `table`'s rows whose `day` falls in the frame; by site, subject, frame."""
+    keys = frame_keys(frames)
+    return (
+        select(*keys, *figures)
+        .select_from(frames)
+        .outerjoin(table, in_frame(frames, table, day))
+        .group_by(frames.c.participant_id, *keys)
+        .order_by(frames.c.site_code, frames.c.subject_code, frames.c.frame)
+    )
+
+
+class Aggregate(Protocol):
+    """A report's aggregate over its rows, grouped by `group`: labelled `kind`, `site_code` (and, unblinded,
+    `arm_code`) and its figures."""
+
+    def __call__(
+        self, rows: CTE, site: Any, arm: Any, *, kind: int, unblinded: bool, group: list[Any]
+    ) -> Select[Any]: ...
+
+
+def per_site_total_and_arm(rows: CTE, aggregate: Aggregate, *, unblinded: bool, by: str) -> Select[Any]:
+    """The aggregates of a report's rows per `by` (frame, month): one row per site, one for all sites and
+    (unblinded only) one per arm, in that order. A blinded reader's answer never groups or orders by arm, so
+    no figure splits the participants by it."""
+    text_null = cast(null(), rows.c.site_code.type)
+    # kind: 0 per site, 1 all sites, 2 per arm, so each `by` reads its sites, the total, then the arms
+    parts = [
+        aggregate(rows, rows.c.site_code, text_null, kind=0, unblinded=unblinded, group=[rows.c.site_code]),
+        aggregate(rows, text_null, text_null, kind=1, unblinded=unblinded, group=[]),
+    ]
+    if unblinded:
+        parts.append(
+            aggregate(rows, text_null, rows.c.arm_code, kind=2, unblinded=True, group=[rows.c.arm_code])
+        )
+    ordered = union_all(*parts).subquery("agg")
+    order = [ordered.c[by], ordered.c.kind, ordered.c.site_code]
+    if unblinded:
+        order.append(ordered.c.arm_code)
+    return select(*(c for c in ordered.c if c.name != "kind")).order_by(*order)

@@ -21,10 +21,8 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    null,
     or_,
     select,
-    union_all,
 )
 from sqlmodel import col
 
@@ -32,7 +30,13 @@ from core.models.diary import DiaryEntry, GlucoseReading
 from core.models.study import Participant
 from core.protocol import Comparison, ProtocolSettings
 from core.reports import sql
-from core.reports.frames import Scope, participant_frames, participants_in
+from core.reports.frames import (
+    Scope,
+    figures_per_frame,
+    participant_frames,
+    participants_in,
+    per_site_total_and_arm,
+)
 from core.rules.classify import FASTING_AFTER_MEAL, MG_DL, MMOL_L, POSTPRANDIAL_MISTIMED
 
 SUMS = (
@@ -88,15 +92,6 @@ def rows_query(dialect: str, scope: Scope, protocol: ProtocolSettings) -> Select
         if rules.hypo_comparison is Comparison.le
         else (lambda t: r.value < t.hypo_level1)
     )
-    keys = [
-        frames.c.subject_code,
-        frames.c.site_code,
-        frames.c.arm_code,
-        frames.c.frame,
-        frames.c.frame_start,
-        frames.c.frame_end,
-        frames.c.exposure_years,
-    ]
     figures = [
         _sum(present).label("readings"),
         _sum(present, r.value_mg_dl).label("total_mg_dl"),
@@ -114,18 +109,7 @@ def rows_query(dialect: str, scope: Scope, protocol: ProtocolSettings) -> Select
         _sum(thresholds(level1)).label("below_level1"),
         _sum(thresholds(lambda t: r.value < t.hypo_level2)).label("below_level2"),
     ]
-    in_frame = and_(
-        r.participant_id == frames.c.participant_id,
-        r.local_date >= frames.c.period_start,
-        r.local_date < frames.c.period_end,
-    )
-    return (
-        select(*keys, *figures)
-        .select_from(frames)
-        .outerjoin(readings, in_frame)
-        .group_by(frames.c.participant_id, *keys)
-        .order_by(frames.c.site_code, frames.c.subject_code, frames.c.frame)
-    )
+    return figures_per_frame(frames, readings, r.local_date, figures)
 
 
 def _aggregate(
@@ -144,20 +128,7 @@ def aggregates_query(
 ) -> Select[Any]:
     """Per frame, the SUMS per site, for all sites, and (unblinded only) per arm."""
     rows = rows_query(dialect, scope, protocol).order_by(None).cte("glyc_rows")
-    text_null = cast(null(), rows.c.site_code.type)
-    parts = [
-        _aggregate(rows, rows.c.site_code, text_null, kind=0, unblinded=unblinded, group=[rows.c.site_code]),
-        _aggregate(rows, text_null, text_null, kind=1, unblinded=unblinded, group=[]),
-    ]
-    if unblinded:
-        parts.append(
-            _aggregate(rows, text_null, rows.c.arm_code, kind=2, unblinded=True, group=[rows.c.arm_code])
-        )
-    ordered = union_all(*parts).subquery("agg")
-    order = [ordered.c.frame, ordered.c.kind, ordered.c.site_code]
-    if unblinded:
-        order.append(ordered.c.arm_code)
-    return select(*(c for c in ordered.c if c.name != "kind")).order_by(*order)
+    return per_site_total_and_arm(rows, _aggregate, unblinded=unblinded, by="frame")
 
 
 def _pct(part: float, whole: float) -> float | None:

@@ -16,9 +16,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    null,
     select,
-    union_all,
 )
 from sqlmodel import col
 
@@ -27,7 +25,13 @@ from core.episodes.store import current_rows
 from core.models.reports import EpisodeState, HypoEpisode
 from core.models.study import Participant
 from core.protocol import ProtocolSettings
-from core.reports.frames import Scope, participant_frames, participants_in
+from core.reports.frames import (
+    Scope,
+    figures_per_frame,
+    participant_frames,
+    participants_in,
+    per_site_total_and_arm,
+)
 
 _CATEGORIES = ("severe", "documented_symptomatic", "asymptomatic", "probable_symptomatic")
 
@@ -52,33 +56,13 @@ def rows_query(dialect: str, scope: Scope, protocol: ProtocolSettings) -> Select
         .subquery("ep")
     )
     counted = episodes.c.counted.is_(True)
-    in_frame = and_(
-        episodes.c.participant_id == frames.c.participant_id,
-        episodes.c.start_local_date >= frames.c.period_start,
-        episodes.c.start_local_date < frames.c.period_end,
-    )
-    keys = [
-        frames.c.subject_code,
-        frames.c.site_code,
-        frames.c.arm_code,
-        frames.c.frame,
-        frames.c.frame_start,
-        frames.c.frame_end,
-        frames.c.exposure_years,
-    ]
     figures = [
         _count(counted).label("episodes"),
         *(_count(and_(counted, episodes.c.level == n)).label(f"level_{n}") for n in (1, 2, 3)),
         *(_count(and_(counted, episodes.c.category == c)).label(c) for c in _CATEGORIES),
         _count(episodes.c.category == PSEUDO_HYPOGLYCEMIA).label("pseudo_hypoglycemia"),
     ]
-    return (
-        select(*keys, *figures)
-        .select_from(frames)
-        .outerjoin(episodes, in_frame)
-        .group_by(frames.c.participant_id, *keys)
-        .order_by(frames.c.site_code, frames.c.subject_code, frames.c.frame)
-    )
+    return figures_per_frame(frames, episodes, episodes.c.start_local_date, figures)
 
 
 def _aggregate(
@@ -109,24 +93,6 @@ def _aggregate(
 def aggregates_query(
     dialect: str, scope: Scope, protocol: ProtocolSettings, *, unblinded: bool
 ) -> Select[Any]:
-    """Per frame: one row per site, one for all sites, and (unblinded only) one per arm.
-
-    A blinded reader's answer never groups or orders by arm, so no figure splits the participants by it.
-    """
+    """Per frame: one row per site, one for all sites, and (unblinded only) one per arm."""
     rows = rows_query(dialect, scope, protocol).order_by(None).cte("hypo_rows")
-    text_null = cast(null(), rows.c.site_code.type)
-    # kind: 0 per site, 1 all sites, 2 per arm, so each frame reads its sites, the total, then the arms
-    parts = [
-        _aggregate(rows, rows.c.site_code, text_null, kind=0, unblinded=unblinded, group=[rows.c.site_code]),
-        _aggregate(rows, text_null, text_null, kind=1, unblinded=unblinded, group=[]),
-    ]
-    if unblinded:
-        parts.append(
-            _aggregate(rows, text_null, rows.c.arm_code, kind=2, unblinded=True, group=[rows.c.arm_code])
-        )
-    ordered = union_all(*parts).subquery("agg")
-    names = [c.name for c in ordered.c if c.name != "kind"]
-    order = [ordered.c.frame, ordered.c.kind, ordered.c.site_code]
-    if unblinded:
-        order.append(ordered.c.arm_code)
-    return select(*(ordered.c[n] for n in names)).order_by(*order)
+    return per_site_total_and_arm(rows, _aggregate, unblinded=unblinded, by="frame")

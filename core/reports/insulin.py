@@ -22,7 +22,7 @@ from sqlmodel import col
 from core.models.diary import DiaryEntry
 from core.models.study import Participant, ParticipantWeight
 from core.reports import sql
-from core.reports.frames import Scope, participant_frames, participants_in
+from core.reports.frames import Scope, frame_keys, participant_frames, participants_in
 
 BASELINE_DAYS = 14
 
@@ -165,11 +165,7 @@ def rows_query(dialect: str, scope: Scope, protocol: Any) -> Select[Any]:
     units, dose_days = dose_sum(frames.c.period_start, frames.c.period_end)
     base_units, base_days = dose_sum(baseline_start, baseline_end)
     return select(
-        *(
-            frames.c[n]
-            for n in ("subject_code", "site_code", "arm_code", "frame", "frame_start", "frame_end")
-        ),
-        frames.c.exposure_years,
+        *frame_keys(frames),
         units.label("units"),
         dose_days.label("dose_days"),
         stopped_days(frames.c.period_start, frames.c.period_end).label("stopped_days"),

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CTE, Integer, Select, case, cast, func, literal, null, select, union_all
+from sqlalchemy import CTE, Integer, Select, case, cast, func, literal, select
 from sqlmodel import col
 
 from core.models.study import Arm, Participant, Site
 from core.models.visits import Visit
 from core.reports import sql
-from core.reports.frames import Scope, participants_in
+from core.reports.frames import Scope, participants_in, per_site_total_and_arm
 
 RESULTS = (
     "hba1c_percent",
@@ -67,17 +67,4 @@ def _aggregate(
 
 def aggregates_query(dialect: str, scope: Scope, *, unblinded: bool) -> Select[Any]:
     rows = rows_query(dialect, scope).order_by(None).cte("visit_rows")
-    text_null = cast(null(), rows.c.site_code.type)
-    parts = [
-        _aggregate(rows, rows.c.site_code, text_null, kind=0, unblinded=unblinded, group=[rows.c.site_code]),
-        _aggregate(rows, text_null, text_null, kind=1, unblinded=unblinded, group=[]),
-    ]
-    if unblinded:
-        parts.append(
-            _aggregate(rows, text_null, rows.c.arm_code, kind=2, unblinded=True, group=[rows.c.arm_code])
-        )
-    ordered = union_all(*parts).subquery("agg")
-    order = [ordered.c.month, ordered.c.kind, ordered.c.site_code]
-    if unblinded:
-        order.append(ordered.c.arm_code)
-    return select(*(c for c in ordered.c if c.name != "kind")).order_by(*order)
+    return per_site_total_and_arm(rows, _aggregate, unblinded=unblinded, by="month")

@@ -1,9 +1,9 @@
-"""The route x role matrix: what every role gets on every /api/v1 route (walked by test_route_matrix.py).
+"""The route x role matrix: what every role gets on every API route (walked by test_route_matrix.py).
 
 HOW TO ADD A RULE (one call per route, next to the others of your domain, at the end of this file):
 
     rule(
-        "POST", "/api/v1/participants/{participant_id}/entries",       # exactly as in app.routes
+        "POST", API + "/participants/{participant_id}/entries",       # exactly as in app.routes
         ok={PARTICIPANT, GUARDIAN, CLINICIAN, COORDINATOR, ADMIN},     # roles that succeed (any 2xx)
         build=lambda c: Call(json={"kind": "weight", "id": str(uuid.uuid4()), ...}),
     )
@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models.people import User
 from core.models.study import Participant, Study
+from tests.urls import API
 
 PARTICIPANT = "participant"
 GUARDIAN = "guardian"
@@ -146,7 +147,7 @@ def _login_form(ctx: Ctx) -> Call:
 
 async def _fresh_refresh_token(ctx: Ctx) -> Call:
     login = _login_form(ctx)
-    answer = await ctx.client.post("/api/v1/auth/token", data=login.data)
+    answer = await ctx.client.post(API + "/auth/token", data=login.data)
     assert answer.status_code == 200, answer.text
     return Call(json={"refresh_token": answer.json()["refresh_token"]})
 
@@ -178,15 +179,15 @@ async def _guardian_invitation(ctx: Ctx) -> Call:
     return Call(json={"code": code, "email": f"aunt-{uid()[:8]}@example.org", "password": STRONG_PASSWORD})
 
 
-rule("POST", "/api/v1/auth/token", ok=EVERYONE, build=_login_form)
-rule("POST", "/api/v1/auth/refresh", ok=EVERYONE, build=_fresh_refresh_token)
-rule("POST", "/api/v1/auth/logout", ok=SIGNED_IN)
-rule("GET", "/api/v1/me", ok=SIGNED_IN)
-rule("POST", "/api/v1/me/password", ok=SIGNED_IN, build=_password_change)
-rule("POST", "/api/v1/invitations/redeem", ok=EVERYONE, build=_guardian_invitation)
+rule("POST", API + "/auth/token", ok=EVERYONE, build=_login_form)
+rule("POST", API + "/auth/refresh", ok=EVERYONE, build=_fresh_refresh_token)
+rule("POST", API + "/auth/logout", ok=SIGNED_IN)
+rule("GET", API + "/me", ok=SIGNED_IN)
+rule("POST", API + "/me/password", ok=SIGNED_IN, build=_password_change)
+rule("POST", API + "/invitations/redeem", ok=EVERYONE, build=_guardian_invitation)
 rule(
     "POST",
-    "/api/v1/participants/{participant_id}/invitations",
+    API + "/participants/{participant_id}/invitations",
     ok={COORDINATOR, ADMIN},
     build=lambda _c: Call(json={"role": "guardian", "relationship": "grandmother"}),
 )
@@ -229,24 +230,24 @@ def _enrolment(_ctx: Ctx) -> Call:
 
 
 STUDY_STAFF = STAFF | {ADMIN}
-rule("POST", "/api/v1/studies", ok={ADMIN}, build=_new_study)
-rule("GET", "/api/v1/studies", ok=STUDY_STAFF)
-rule("GET", "/api/v1/studies/{study_id}", ok=STUDY_STAFF)
+rule("POST", API + "/studies", ok={ADMIN}, build=_new_study)
+rule("GET", API + "/studies", ok=STUDY_STAFF)
+rule("GET", API + "/studies/{study_id}", ok=STUDY_STAFF)
 rule(
     "POST",
-    "/api/v1/studies/{study_id}/protocol/versions",
+    API + "/studies/{study_id}/protocol/versions",
     ok={ADMIN},
     build=lambda _c: Call(json={"protocol": {"visits": {"window_days": 10}}}),
 )
 rule(
     "GET",
-    "/api/v1/studies/{study_id}/protocol/versions/{version}",
+    API + "/studies/{study_id}/protocol/versions/{version}",
     ok=STUDY_STAFF,
     build=lambda _c: Call(path_params={"version": "1"}),
 )
 rule(
     "POST",
-    "/api/v1/studies/{study_id}/staff",
+    API + "/studies/{study_id}/staff",
     ok={ADMIN},
     build=lambda _c: Call(
         json={
@@ -257,18 +258,18 @@ rule(
         }
     ),
 )
-rule("POST", "/api/v1/studies/{study_id}/participants", ok={COORDINATOR, ADMIN}, build=_enrolment)
+rule("POST", API + "/studies/{study_id}/participants", ok={COORDINATOR, ADMIN}, build=_enrolment)
 rule(
     "POST",
-    "/api/v1/studies/{study_id}/randomisation",
+    API + "/studies/{study_id}/randomisation",
     ok=UNBLINDED,
     build=lambda _c: Call(json={"slots": [{"site_code": "S1", "sequence": 1, "arm_code": "A"}]}),
 )
-rule("GET", "/api/v1/studies/{study_id}/participants", ok=STUDY_STAFF)
-rule("GET", "/api/v1/participants/{participant_id}", ok=SIGNED_IN)
+rule("GET", API + "/studies/{study_id}/participants", ok=STUDY_STAFF)
+rule("GET", API + "/participants/{participant_id}", ok=SIGNED_IN)
 rule(
     "PATCH",
-    "/api/v1/participants/{participant_id}",
+    API + "/participants/{participant_id}",
     ok={COORDINATOR, ADMIN},
     build=lambda _c: Call(
         json={"timezone": "Europe/Vienna", "treatment_date": "2026-01-19", "reason": "moved; day 0 corrected"}
@@ -283,7 +284,7 @@ def _guardian_of_target(ctx: Ctx) -> Call:
 
 rule(
     "DELETE",
-    "/api/v1/participants/{participant_id}/guardians/{guardian_user_id}",
+    API + "/participants/{participant_id}/guardians/{guardian_user_id}",
     ok={COORDINATOR, ADMIN},
     build=_guardian_of_target,
 )
@@ -311,10 +312,10 @@ async def _decide(ctx: Ctx) -> Call:
     )
 
 
-rule("GET", "/api/v1/alerts", ok={CLINICIAN, COORDINATOR, STATISTICIAN})
-rule("POST", "/api/v1/alerts/{alert_id}/acknowledge", ok={CLINICIAN}, build=_acknowledge)
-rule("POST", "/api/v1/alerts/{alert_id}/resolve", ok={CLINICIAN}, build=_resolve)
-rule("POST", "/api/v1/alerts/{alert_id}/decision", ok={CLINICIAN}, build=_decide)
+rule("GET", API + "/alerts", ok={CLINICIAN, COORDINATOR, STATISTICIAN})
+rule("POST", API + "/alerts/{alert_id}/acknowledge", ok={CLINICIAN}, build=_acknowledge)
+rule("POST", API + "/alerts/{alert_id}/resolve", ok={CLINICIAN}, build=_resolve)
+rule("POST", API + "/alerts/{alert_id}/decision", ok={CLINICIAN}, build=_decide)
 
 
 # ---- diary (diary helper) -----------------------------------------------------------------------------------
@@ -355,7 +356,7 @@ async def _entry_void(ctx: Ctx) -> Call:
     return Call(path_params={"entry_id": await _stored_entry(ctx)}, params={"reason": "entered twice"})
 
 
-ENTRIES = "/api/v1/participants/{participant_id}/entries"
+ENTRIES = API + "/participants/{participant_id}/entries"
 rule("POST", ENTRIES, ok=DIARY_WRITERS, build=lambda _c: Call(json=_diary_entry()))
 rule("POST", f"{ENTRIES}/batch", ok=DIARY_WRITERS, build=lambda _c: Call(json={"entries": [_diary_entry()]}))
 rule("GET", ENTRIES, ok=SIGNED_IN)
@@ -363,7 +364,7 @@ rule("GET", f"{ENTRIES}/{{entry_id}}", ok=SIGNED_IN, build=_entry_path)
 rule("PATCH", f"{ENTRIES}/{{entry_id}}", ok=DIARY_WRITERS, build=_entry_edit)
 rule("DELETE", f"{ENTRIES}/{{entry_id}}", ok=DIARY_WRITERS, build=_entry_void)
 rule("GET", f"{ENTRIES}/{{entry_id}}/history", ok=SIGNED_IN, build=_entry_path)
-rule("GET", "/api/v1/participants/{participant_id}/changes", ok=SIGNED_IN)
+rule("GET", API + "/participants/{participant_id}/changes", ok=SIGNED_IN)
 
 
 # ---- visits (visits helper) ---------------------------------------------------------------------------------
@@ -385,26 +386,26 @@ async def _complete_visit(ctx: Ctx) -> Call:
     )
 
 
-rule("GET", "/api/v1/participants/{participant_id}/visits", ok=SIGNED_IN)
-rule("POST", "/api/v1/visits/{visit_id}/complete", ok={CLINICIAN, COORDINATOR}, build=_complete_visit)
+rule("GET", API + "/participants/{participant_id}/visits", ok=SIGNED_IN)
+rule("POST", API + "/visits/{visit_id}/complete", ok={CLINICIAN, COORDINATOR}, build=_complete_visit)
 rule(
     "POST",
-    "/api/v1/visits/{visit_id}/missed",
+    API + "/visits/{visit_id}/missed",
     ok={CLINICIAN, COORDINATOR},
     build=lambda c: _planned_visit(c, reason="did not come"),
 )
 rule(
     "POST",
-    "/api/v1/visits/{visit_id}/cancel",
+    API + "/visits/{visit_id}/cancel",
     ok={CLINICIAN, COORDINATOR},
     build=lambda c: _planned_visit(c, reason="moved abroad"),
 )
-rule("GET", "/api/v1/studies/{study_id}/visits", ok={CLINICIAN, COORDINATOR})
+rule("GET", API + "/studies/{study_id}/visits", ok={CLINICIAN, COORDINATOR})
 
 
 # ---- episodes and reports (reports helper) ------------------------------------------------------------------
 # the participant and guardians see their own episodes (without categories); staff in scope with them
-rule("GET", "/api/v1/participants/{participant_id}/episodes", ok=SIGNED_IN)
+rule("GET", API + "/participants/{participant_id}/episodes", ok=SIGNED_IN)
 
 
 # ---- notifications (delivery helper) ------------------------------------------------------------------------
@@ -438,12 +439,12 @@ async def _own_notification(ctx: Ctx) -> Call:
     return Call(path_params={"notification_id": str(note.id)})
 
 
-rule("GET", "/api/v1/me/notifications", ok=SIGNED_IN)
-rule("POST", "/api/v1/me/notifications/{notification_id}/read", ok=SIGNED_IN, build=_own_notification)
-rule("GET", "/api/v1/me/notification-preferences", ok=SIGNED_IN)
+rule("GET", API + "/me/notifications", ok=SIGNED_IN)
+rule("POST", API + "/me/notifications/{notification_id}/read", ok=SIGNED_IN, build=_own_notification)
+rule("GET", API + "/me/notification-preferences", ok=SIGNED_IN)
 rule(
     "PUT",
-    "/api/v1/me/notification-preferences",
+    API + "/me/notification-preferences",
     ok=SIGNED_IN,
     build=lambda _c: Call(json={"channels": {"reminder": {"email": False}}, "timezone": "Europe/Ljubljana"}),
 )
@@ -460,11 +461,11 @@ for _report in (
     "exercise",
     "dictionary",
 ):
-    rule("GET", f"/api/v1/studies/{{study_id}}/reports/{_report}", ok=REPORT_READERS)
-rule("GET", "/api/v1/participants/{participant_id}/export/fhir", ok=STAFF | {ADMIN})
-rule("GET", "/api/v1/studies/{study_id}/export/readings", ok=REPORT_READERS)
-rule("POST", "/api/v1/studies/{study_id}/snapshots", ok={STATISTICIAN, ADMIN}, build=lambda _c: Call(json={}))
-rule("GET", "/api/v1/studies/{study_id}/snapshots", ok={STATISTICIAN, ADMIN})
+    rule("GET", f"{API}/studies/{{study_id}}/reports/{_report}", ok=REPORT_READERS)
+rule("GET", API + "/participants/{participant_id}/export/fhir", ok=STAFF | {ADMIN})
+rule("GET", API + "/studies/{study_id}/export/readings", ok=REPORT_READERS)
+rule("POST", API + "/studies/{study_id}/snapshots", ok={STATISTICIAN, ADMIN}, build=lambda _c: Call(json={}))
+rule("GET", API + "/studies/{study_id}/snapshots", ok={STATISTICIAN, ADMIN})
 
 
 async def _snapshot(ctx: Ctx) -> Call:
@@ -484,7 +485,7 @@ async def _snapshot(ctx: Ctx) -> Call:
 
 rule(
     "GET",
-    "/api/v1/studies/{study_id}/snapshots/{snapshot_id}/content",
+    API + "/studies/{study_id}/snapshots/{snapshot_id}/content",
     ok={STATISTICIAN, ADMIN},
     build=_snapshot,
 )

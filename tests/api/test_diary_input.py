@@ -317,7 +317,7 @@ async def test_the_void_reason_is_documented_as_required_and_refused_when_missin
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     document = (await client.get("/openapi.json")).json()
-    void = document["paths"]["/api/v1/participants/{participant_id}/entries/{entry_id}"]["delete"]
+    void = document["paths"][API + "/participants/{participant_id}/entries/{entry_id}"]["delete"]
     [reason] = [p for p in void["parameters"] if p["name"] == "reason"]
     assert reason["required"] is True and reason["in"] == "query"
     participant, headers = await _phone(session)

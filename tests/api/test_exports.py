@@ -19,6 +19,7 @@ from core.models.people import Role
 from core.visits import service as visit_service
 from tests import factories as f
 from tests.factories import entries_path, entry_body
+from tests.urls import API
 
 MODELS = {
     "Patient": Patient,
@@ -63,7 +64,7 @@ async def test_bundle_of_glucose_insulin_and_episodes_validates(
         entries_path(participant, voided["id"]), params={"reason": "wrong meter"}, headers=clinician
     )
     assert gone.status_code == 200
-    answer = await client.get(f"/api/v1/participants/{participant.id}/export/fhir", headers=clinician)
+    answer = await client.get(f"{API}/participants/{participant.id}/export/fhir", headers=clinician)
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/fhir+json"
     by_id = validated(answer.json())
@@ -99,7 +100,7 @@ async def test_bundle_of_glucose_insulin_and_episodes_validates(
 async def test_only_staff_in_scope_export(client: httpx.AsyncClient, session: AsyncSession) -> None:
     study = await f.create_study(session)
     participant = await f.create_participant(session, study)
-    path = f"/api/v1/participants/{participant.id}/export/fhir"
+    path = f"{API}/participants/{participant.id}/export/fhir"
     own = f.auth_headers(await f.participant_user(session, participant))
     assert (await client.get(path, headers=own)).status_code == 403
     elsewhere = f.auth_headers(await f.create_staff(session, study, Role.clinician, site_codes=("S2",)))

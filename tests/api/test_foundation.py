@@ -24,7 +24,7 @@ async def test_ready_when_database_is_migrated(client: httpx.AsyncClient) -> Non
 async def test_unknown_path_has_the_error_shape(client: httpx.AsyncClient) -> None:
     response = await client.get(f"{API}/no-such-thing")
     assert response.status_code == 404
-    assert response.json() == {"error": "not_found", "detail": "Nothing is at /api/v1/no-such-thing."}
+    assert response.json() == {"error": "not_found", "detail": f"Nothing is at {API}/no-such-thing."}
 
 
 async def test_wrong_method_has_the_error_shape(client: httpx.AsyncClient) -> None:

@@ -48,8 +48,8 @@ def test_every_kind_has_one_named_input_and_output_schema_told_apart_by_kind(
     assert inputs["discriminator"]["propertyName"] == "kind"
     assert set(inputs["discriminator"]["mapping"]) == set(MODEL_BY_KIND)
     paths = document["paths"]
-    single = paths["/api/v1/participants/{participant_id}/entries"]["post"]
-    batch = paths["/api/v1/participants/{participant_id}/entries/batch"]["post"]
+    single = paths[API + "/participants/{participant_id}/entries"]["post"]
+    batch = paths[API + "/participants/{participant_id}/entries/batch"]["post"]
     assert batch["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/EntryBatchIn"
     }
@@ -71,7 +71,7 @@ def test_every_kind_has_one_named_input_and_output_schema_told_apart_by_kind(
 
 
 def test_headers_a_client_needs_are_documented(document: dict[str, Any]) -> None:
-    entry = document["paths"]["/api/v1/participants/{participant_id}/entries/{entry_id}"]
+    entry = document["paths"][API + "/participants/{participant_id}/entries/{entry_id}"]
     assert "ETag" in entry["get"]["responses"]["200"]["headers"]
     assert "ETag" in entry["patch"]["responses"]["200"]["headers"]
     login = document["paths"][f"{API}/auth/token"]["post"]

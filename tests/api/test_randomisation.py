@@ -15,6 +15,7 @@ from core.models.people import Role
 from core.protocol import DEFAULT_PROTOCOL, with_overrides
 from tests import factories
 from tests.api.test_studies import enrolment_body
+from tests.urls import API
 
 ARM_KEYS = {"arm", "arm_id", "arm_code", "arms"}
 BY_LIST = with_overrides(DEFAULT_PROTOCOL, {"allocation": {"method": "list"}})
@@ -38,7 +39,7 @@ async def list_world(session: AsyncSession) -> dict[str, Any]:
     study = await factories.create_study(session, blinded=True, protocol=BY_LIST)
     return {
         "study": study,
-        "path": f"/api/v1/studies/{study.id}",
+        "path": f"{API}/studies/{study.id}",
         "coordinator": factories.auth_headers(
             await factories.create_staff(session, study, Role.coordinator, site_codes=None)
         ),
@@ -63,7 +64,7 @@ async def test_a_randomised_study_refuses_an_enrolment_without_an_arm(
     coordinator = await factories.create_staff(session, study, Role.coordinator)
     body = {k: v for k, v in enrolment_body().items() if k != "arm_code"}
     answer = await client.post(
-        f"/api/v1/studies/{study.id}/participants", json=body, headers=factories.auth_headers(coordinator)
+        f"{API}/studies/{study.id}/participants", json=body, headers=factories.auth_headers(coordinator)
     )
     assert answer.status_code == 422, answer.text
     assert answer.json()["fields"][0]["path"] == "arm_code"
@@ -148,7 +149,7 @@ async def test_strata_pick_their_own_sequence(session: AsyncSession, client: htt
     )
     assert teen.status_code == 201, teen.text
     blinded_answer(teen)
-    seen = await client.get(f"/api/v1/participants/{teen.json()['id']}", headers=w["statistician"])
+    seen = await client.get(f"{API}/participants/{teen.json()['id']}", headers=w["statistician"])
     assert seen.json()["arm_code"] == "B"
 
 

@@ -15,12 +15,13 @@ from core.models.people import Role
 from tests import factories as f
 from tests.api.reports_cohort import Cohort, build_cohort
 from tests.factories import entries_path
+from tests.urls import API
 
 REPORTS = ("hypoglycemia", "glycemic-control")
 
 
 def path(cohort: Cohort, report: str) -> str:
-    return f"/api/v1/studies/{cohort.study.id}/reports/{report}"
+    return f"{API}/studies/{cohort.study.id}/reports/{report}"
 
 
 async def get(
@@ -255,7 +256,7 @@ async def test_csv_parses_back_with_the_dictionary_types(
 ) -> None:
     cohort = await build_cohort(client, session)
     dictionary = await client.get(
-        f"/api/v1/studies/{cohort.study.id}/reports/dictionary",
+        f"{API}/studies/{cohort.study.id}/reports/dictionary",
         headers=f.auth_headers(cohort.users["statistician"]),
     )
     assert dictionary.status_code == 200
@@ -277,7 +278,7 @@ async def test_csv_parses_back_with_the_dictionary_types(
     assert parsed == expected
     # blinded readers' dictionary has no arm column
     blinded = await client.get(
-        f"/api/v1/studies/{cohort.study.id}/reports/dictionary",
+        f"{API}/studies/{cohort.study.id}/reports/dictionary",
         headers=f.auth_headers(cohort.users["coordinator"]),
     )
     assert "arm_code" not in {i["column"] for i in blinded.json()["items"]}

@@ -11,6 +11,7 @@ from core import clock
 from core.models.people import Role
 from tests import factories as f
 from tests.factories import entries_path, entry_body
+from tests.urls import API
 
 
 async def test_completeness_and_exercise_per_week_and_frame(
@@ -40,9 +41,7 @@ async def test_completeness_and_exercise_per_week_and_frame(
     )
     assert stored.status_code == 200 and {r["status"] for r in stored.json()["results"]} == {"created"}
 
-    weeks = (await client.get(f"/api/v1/studies/{study.id}/reports/completeness", headers=staff)).json()[
-        "rows"
-    ]
+    weeks = (await client.get(f"{API}/studies/{study.id}/reports/completeness", headers=staff)).json()["rows"]
     # week 1: 4 fasting readings on 3 of 7 days = 42.9 %; week 2: 1 on 1 of 7 = 14.3 %; week 3: 0 of 1 day
     assert [
         (
@@ -60,7 +59,7 @@ async def test_completeness_and_exercise_per_week_and_frame(
         (2, "2026-06-08", "2026-06-14", 7, 1, 1, 14.3),
         (3, "2026-06-15", "2026-06-21", 1, 0, 0, 0.0),
     ]
-    [frame] = (await client.get(f"/api/v1/studies/{study.id}/reports/exercise", headers=staff)).json()["rows"]
+    [frame] = (await client.get(f"{API}/studies/{study.id}/reports/exercise", headers=staff)).json()["rows"]
     # 15 days on study = 2.143 weeks: 3 sessions = 1.4 a week, 150 min = 70.0 min a week, 38.9 % of 3 x 60 min;
     # exercise days 06-02 and 06-09: readings 100, 120, 130 = 116.7; other days 90, 95 = 92.5
     assert {k: frame[k] for k in ("sessions", "minutes", "sessions_per_week", "minutes_per_week")} == {

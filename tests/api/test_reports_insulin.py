@@ -13,6 +13,7 @@ from core import clock
 from core.models.people import Role
 from tests import factories as f
 from tests.factories import entries_path, entry_body
+from tests.urls import API
 
 # day 0 2026-03-01, clock 2026-03-21: frame 1 runs 03-01..03-21 (21 days). Baseline: 20 IU on 02-20 and 02-21
 # (the other 12 baseline days have no dose and no discontinuation: no data), so baseline TDD = 20 IU/day.
@@ -82,7 +83,7 @@ async def test_change_categories_and_their_boundaries(
             headers=clinician,
         )
         assert {r["status"] for r in answer.json()["results"]} == {"created"}, answer.text
-    rows = (await client.get(f"/api/v1/studies/{study.id}/reports/insulin", headers=statistician)).json()[
+    rows = (await client.get(f"{API}/studies/{study.id}/reports/insulin", headers=statistician)).json()[
         "rows"
     ]
     found = {r["subject_code"][4:]: r for r in rows}

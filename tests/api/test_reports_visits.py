@@ -13,6 +13,7 @@ from core import clock
 from core.models.people import Role
 from core.visits import service as visit_service
 from tests import factories as f
+from tests.urls import API
 
 
 async def test_visit_results_by_visit_and_their_means(
@@ -41,10 +42,10 @@ async def test_visit_results_by_visit_and_their_means(
         body = {"completed_on": "2026-04-13", "hba1c_percent": hba1c}
         if hba1c == 7.0:
             body |= {"c_peptide_fasting_ng_ml": 1.2, "glucose_fasting_mg_dl": 100}
-        done = await client.post(f"/api/v1/visits/{m3.id}/complete", json=body, headers=coordinator)
+        done = await client.post(f"{API}/visits/{m3.id}/complete", json=body, headers=coordinator)
         assert done.status_code == 200, done.text
     statistician = f.auth_headers(await f.create_staff(session, study, Role.statistician, site_codes=None))
-    body = (await client.get(f"/api/v1/studies/{study.id}/reports/visits", headers=statistician)).json()
+    body = (await client.get(f"{API}/studies/{study.id}/reports/visits", headers=statistician)).json()
     first = [r for r in body["rows"] if r["subject_code"] == participants[0].subject_code]
     assert [(r["visit"], r["month"], r["status"]) for r in first] == [
         ("M1", 1, "planned"),
@@ -71,7 +72,7 @@ async def test_visit_results_by_visit_and_their_means(
         for a in all_sites
     ] == [(2, 2, 7.5, 58.5, 1.2)]
     csv = await client.get(
-        f"/api/v1/studies/{study.id}/reports/visits", params={"format": "csv"}, headers=coordinator
+        f"{API}/studies/{study.id}/reports/visits", params={"format": "csv"}, headers=coordinator
     )
     assert csv.status_code == 200 and "arm_code" not in csv.text
     rows = list(DictReader(io.StringIO(csv.text)))

@@ -1,4 +1,4 @@
-"""Every /api/v1 route, called by every role: success or exactly the documented refusal (rules in route_rules)."""
+"""Every API route, called by every role: success or exactly the documented refusal (rules in route_rules)."""
 
 from __future__ import annotations
 

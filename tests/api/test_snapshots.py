@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests import factories as f
 from tests.api.reports_cohort import build_cohort
 from tests.factories import entries_path, entry_body
+from tests.urls import API
 
 
 async def test_a_snapshot_never_changes_and_downloads_byte_for_byte(
@@ -18,7 +19,7 @@ async def test_a_snapshot_never_changes_and_downloads_byte_for_byte(
 ) -> None:
     cohort = await build_cohort(client, session)
     statistician = f.auth_headers(cohort.users["statistician"])
-    base = f"/api/v1/studies/{cohort.study.id}/snapshots"
+    base = f"{API}/studies/{cohort.study.id}/snapshots"
     created = await client.post(base, json={"cut": "2026-04-01"}, headers=statistician)
     assert created.status_code == 201, created.text
     snapshot = created.json()
@@ -59,7 +60,7 @@ async def test_a_snapshot_never_changes_and_downloads_byte_for_byte(
     listed = await client.get(base, headers=statistician)
     assert [s["id"] for s in listed.json()["items"]] == [snapshot["id"]]
     live = await client.get(
-        f"/api/v1/studies/{cohort.study.id}/reports/hypoglycemia",
+        f"{API}/studies/{cohort.study.id}/reports/hypoglycemia",
         params={"to": "2026-04-01"},
         headers=statistician,
     )
@@ -72,7 +73,7 @@ async def test_only_statisticians_and_admins_take_and_read_data_cuts(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     cohort = await build_cohort(client, session)
-    base = f"/api/v1/studies/{cohort.study.id}/snapshots"
+    base = f"{API}/studies/{cohort.study.id}/snapshots"
     for who in ("coordinator", "clinician_s2", "participant", "guardian"):
         assert (
             await client.post(base, json={}, headers=f.auth_headers(cohort.users[who]))

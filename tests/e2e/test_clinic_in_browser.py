@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 from core.demo import people as demo
 from tests.conftest import BACKEND, create_database, drop_database
 from tests.e2e.clinic_server import AXE, CHROMIUM, NO_CHROMIUM, Server, demo_server, launch
+from tests.urls import API
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 
@@ -49,12 +50,12 @@ def _report_severe_hypoglycemia(url: str) -> None:
     """The child's mother logs last night's event in the app: glucagon given (ISPAD level 3 for a child)."""
     with httpx.Client(base_url=url, timeout=10) as api:
         tokens = api.post(
-            "/api/v1/auth/token", data={"username": demo.GUARDIAN.email, "password": demo.GUARDIAN.password}
+            API + "/auth/token", data={"username": demo.GUARDIAN.email, "password": demo.GUARDIAN.password}
         ).json()
         headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-        child = api.get("/api/v1/me", headers=headers).json()["participants"][0]["id"]
+        child = api.get(API + "/me", headers=headers).json()["participants"][0]["id"]
         answer = api.post(
-            f"/api/v1/participants/{child}/entries",
+            f"{API}/participants/{child}/entries",
             headers=headers,
             json={
                 "id": str(uuid.uuid4()),

@@ -14,6 +14,7 @@ from core.models.people import Role
 from tests.api.clinic.helpers import csrf_of, sign_in, signed_in
 from tests.core.rules.diary_rows import create_alert
 from tests.factories import DEFAULT_PASSWORD, create_participant, create_staff, create_study, participant_user
+from tests.urls import API
 
 COOKIE = "gd_clinic"
 
@@ -173,7 +174,7 @@ async def test_wrong_passwords_are_throttled_with_the_api(
     assert wrong.status_code == 401 and "e-mail or password is wrong" in wrong.text
     # the API's failures count for the dashboard too: one throttle per account
     for _ in range(get_settings().security.login_free_failures):
-        await client.post("/api/v1/auth/token", data={"username": clinician.email, "password": "nope"})
+        await client.post(API + "/auth/token", data={"username": clinician.email, "password": "nope"})
     throttled = await sign_in(browser, clinician)
     assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) > 0
     assert COOKIE not in browser.cookies
