@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
 from core import clock
-from core.config import get_settings
 from core.models.alerts import Alert, AlertEntry
 from core.models.diary import DiaryEntry
 from core.models.outbox import OutboxMessage
@@ -336,11 +335,26 @@ async def test_the_same_meal_high_on_three_days_raises_a_bolus_review(session: A
     assert review.details["numbers"]["meal_type"] == "dinner"
 
 
-async def test_with_rules_switched_off_nothing_is_judged(
+async def test_the_benchs_switch_judges_nothing(
     session: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # production has no way to switch the rules off; the bench measures their cost with its own app
+    # (bench/devapp.py, BENCH_WITHOUT=rules), patching the process: the patched names are restored afterwards
+    from bench import devapp
+    from core.diary import rejudge
+    from core.diary import service as diary_service
+    from core.rules import lookups
+    from core.rules import service as rules_service
+
+    for module, name in (
+        (rules_service, "_evaluate"),
+        (lookups, "prefetch"),
+        (diary_service, "rejudge_near_meal"),
+        (rejudge, "rejudge_near_meal"),
+    ):
+        monkeypatch.setattr(module, name, getattr(module, name))
+    devapp.WITHOUT["rules"](None)  # type: ignore[arg-type]
     _, participant = await world(session)
-    monkeypatch.setattr(get_settings().rules, "enabled", False)
     row, outcome = await write(
         session, participant, "glucose", local(12, 8), value=40, unit="mg/dL", context="random"
     )
