@@ -11,71 +11,67 @@ batch's CPU (py-spy).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import JSON, Table, TextClause, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import JSON, ColumnElement, Select, Table, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models.diary import DiaryEntry, DiaryEntryVersion, GlucoseReading
+from core.models.diary import DiaryEntry, DiaryEntryVersion, DiarySequence, GlucoseReading
 
 _ENTRY: Table = DiaryEntry.__table__  # type: ignore[attr-defined]
 _GLUCOSE: Table = GlucoseReading.__table__  # type: ignore[attr-defined]
 _VERSION: Table = DiaryEntryVersion.__table__  # type: ignore[attr-defined]
+_SEQUENCE: Table = DiarySequence.__table__  # type: ignore[attr-defined]
 
 
-def _select_list(table: Table, prefix: str, skip: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
-    dialect = postgresql.dialect()
-    names, casts = [], []
-    for column in table.columns:
-        if column.name in skip:
-            continue
-        names.append(column.name)
-        casts.append(f"CAST(:{prefix}{column.name} AS {column.type.compile(dialect=dialect)})")
-    return names, casts
+def _values(table: Table, prefix: str, skip: tuple[str, ...] = ()) -> tuple[list[str], list[Any]]:
+    """The table's column names and a bound parameter for each (`prefix` + name, typed as the column)."""
+    names = [column.name for column in table.columns if column.name not in skip]
+    return names, [bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in names]
 
 
 @lru_cache(maxsize=32)
-def statement(with_glucose: bool, extra_columns: str = "") -> TextClause:
-    """`extra_columns`: more columns for the final SELECT (the rules' lookups: rule_lookups.prefetch)."""
-    # Built once from the tables' own column names and types; values always travel as bound parameters.
-    entry_names, entry_casts = _select_list(_ENTRY, "e_", skip=("change_seq",))
-    version_names, version_casts = _select_list(_VERSION, "v_")
-    parts = [
-        "WITH seq AS (INSERT INTO diary_sequence (participant_id, last_change_seq)"
-        " VALUES (CAST(:e_participant_id AS UUID), 1) ON CONFLICT (participant_id)"
-        " DO UPDATE SET last_change_seq = diary_sequence.last_change_seq + 1 RETURNING last_change_seq)",
-        f", entry AS (INSERT INTO diary_entry ({', '.join(entry_names)}, change_seq)"  # noqa: S608
-        f" SELECT {', '.join(entry_casts)}, seq.last_change_seq FROM seq"
-        " ON CONFLICT (id) DO NOTHING RETURNING id, change_seq)",
-        f", version AS (INSERT INTO diary_entry_version ({', '.join(version_names)})"  # noqa: S608
-        f" SELECT {', '.join(version_casts)} FROM entry)",
-    ]
-    if with_glucose:
-        glucose_names, glucose_casts = _select_list(_GLUCOSE, "g_")
-        parts.append(
-            f", reading AS (INSERT INTO glucose_reading ({', '.join(glucose_names)})"  # noqa: S608
-            f" SELECT {', '.join(glucose_casts)} FROM entry)"
+def statement(with_glucose: bool, extra_columns: tuple[ColumnElement[Any], ...] = ()) -> Select[Any]:
+    """Built once per shape, from the tables themselves; values always travel as bound parameters.
+    `extra_columns`: more columns for the final SELECT (the rules' lookups: core.rules.lookups.prefetch)."""
+    sequence = (
+        pg_insert(_SEQUENCE)
+        .values(participant_id=bindparam("e_participant_id", type_=_SEQUENCE.c.participant_id.type))
+        .values(last_change_seq=1)
+        .on_conflict_do_update(
+            index_elements=[_SEQUENCE.c.participant_id],
+            set_={"last_change_seq": _SEQUENCE.c.last_change_seq + 1},
         )
-    # extra_columns is SQL compiled from our own statements (never user input); values stay bound parameters
-    parts.append(f" SELECT id, change_seq{', ' + extra_columns if extra_columns else ''} FROM entry")  # noqa: S608
-    return text("".join(parts))
+        .returning(_SEQUENCE.c.last_change_seq)
+        .cte("seq")
+    )
+    entry_names, entry_values = _values(_ENTRY, "e_", skip=("change_seq",))
+    entry = (
+        pg_insert(_ENTRY)
+        .from_select([*entry_names, "change_seq"], select(*entry_values, sequence.c.last_change_seq))
+        .on_conflict_do_nothing(index_elements=[_ENTRY.c.id])
+        .returning(_ENTRY.c.id, _ENTRY.c.change_seq)
+        .cte("entry")
+    )
+    # each insert below selects FROM entry: it happens only when the entry was inserted
+    rows = [(_VERSION, "v_", "version")] + ([(_GLUCOSE, "g_", "reading")] if with_glucose else [])
+    followers = []
+    for table, prefix, name in rows:
+        names, values = _values(table, prefix)
+        followers.append(insert(table).from_select(names, select(*values).select_from(entry)).cte(name))
+    return select(entry.c.id, entry.c.change_seq, *extra_columns).select_from(entry).add_cte(*followers)
 
 
 def _params(table: Table, prefix: str, values: dict[str, Any]) -> dict[str, Any]:
-    params = {}
-    for column in table.columns:
-        if column.name not in values:
-            continue
-        value = values[column.name]
-        if _is_json(column):
-            value = orjson.dumps(value).decode()
-        params[f"{prefix}{column.name}"] = value
-    return params
+    return {
+        f"{prefix}{column.name}": values[column.name] for column in table.columns if column.name in values
+    }
 
 
 async def create(
@@ -83,7 +79,7 @@ async def create(
     entry_values: dict[str, Any],
     version_values: dict[str, Any],
     glucose_values: dict[str, Any] | None,
-    extra: tuple[str, dict[str, Any]] | None = None,
+    extra: tuple[Sequence[ColumnElement[Any]], dict[str, Any]] | None = None,
 ) -> tuple[Any, ...] | None:
     """(id, change_seq, *the extra columns) of the inserted entry, or None when its id already exists.
 
@@ -95,10 +91,10 @@ async def create(
     params.update(_params(_VERSION, "v_", version_values))
     if glucose_values is not None:
         params.update(_params(_GLUCOSE, "g_", glucose_values))
-    columns = ""
+    columns: tuple[ColumnElement[Any], ...] = ()
     if extra is not None:
-        columns, extra_params = extra
-        params.update(extra_params)
+        columns = tuple(extra[0])
+        params.update(extra[1])
     row = (await session.execute(statement(glucose_values is not None, columns), params)).first()
     return tuple(row) if row else None
 

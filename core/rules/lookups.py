@@ -4,7 +4,6 @@ the meal timing they give."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -13,8 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, null
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import ColumnElement, bindparam, null
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -79,10 +77,13 @@ JUDGED_KINDS = frozenset({"glucose", "hypo_event", "illness"})
 
 
 @lru_cache(maxsize=8)
-def _lookup_statement(with_version: bool, with_meals: bool, with_linked: bool) -> Any:
-    """The lookup query of `_lookups`, built once per shape: values travel as bound parameters (typed by the
-    columns they meet), so each call only binds them (building the statement took more CPU than running it)."""
-    columns: list[Any] = []
+def _lookup_columns(
+    with_version: bool, with_meals: bool, with_linked: bool
+) -> tuple[ColumnElement[Any], ...]:
+    """What `lookups` reads, as scalar subqueries, built once per shape: values travel as bound parameters
+    (typed by the columns they meet), so each call only binds them (building a statement took more CPU than
+    running it). `lookups` selects them alone; `prefetch` hands them to the entry's insert."""
+    columns: list[ColumnElement[Any]] = []
     if with_version:
         columns.append(
             select(Study.protocol_version).where(col(Study.id) == bindparam("l_study_id")).scalar_subquery()
@@ -111,7 +112,12 @@ def _lookup_statement(with_version: bool, with_meals: bool, with_linked: bool) -
             if with_linked
             else null()
         )
-    return select(*columns)
+    return tuple(columns)
+
+
+@lru_cache(maxsize=8)
+def _lookup_statement(with_version: bool, with_meals: bool, with_linked: bool) -> Any:
+    return select(*_lookup_columns(with_version, with_meals, with_linked))
 
 
 def _lookup_params(
@@ -156,24 +162,11 @@ async def lookups(
     return _lookup_values((await session.execute(statement, params)).one(), with_version)
 
 
-@lru_cache(maxsize=8)
-def _lookup_columns(with_version: bool, with_meals: bool, with_linked: bool) -> tuple[str, dict[str, Any]]:
-    """The lookup query's columns as PostgreSQL SQL with named parameters, and the values of its own
-    constants: the same query, for a statement that reads it in its own round trip."""
-    compiled = _lookup_statement(with_version, with_meals, with_linked).compile(
-        dialect=postgresql.dialect(paramstyle="named")
-    )
-    # ":name::UUID" casts as CAST(:name AS UUID), which text() reads as a named parameter
-    sql = re.sub(r":(\w+)::(TIMESTAMP WITH TIME ZONE|[A-Z]+)", r"CAST(:\1 AS \2)", str(compiled))
-    assert sql.startswith("SELECT ") and "::" not in sql  # the columns only, every parameter named
-    return sql.removeprefix("SELECT "), dict(compiled.params)
-
-
 @dataclass(frozen=True)
 class Prefetch:
     """What evaluate_entry would read for a new entry, for the caller to read in its own statement."""
 
-    columns: str  # SQL: ", "-separated scalar subqueries (PostgreSQL), named parameters
+    columns: tuple[ColumnElement[Any], ...]  # scalar subqueries, their parameters named l_*
     params: dict[str, Any]
     with_version: bool = True
 
@@ -185,7 +178,7 @@ class Prefetch:
 def prefetch(
     participant: Participant, entry: DiaryEntryLike, *, with_version: bool = True
 ) -> Prefetch | None:
-    """The rules' reads for a new entry as SQL columns (PostgreSQL), or None when the rules read nothing:
+    """The rules' reads for a new entry as columns for a SELECT, or None when the rules read nothing:
     core/diary/pg_create.py adds them to its insert, saving the rules a round trip on the hot path.
     `with_version`: False when the caller read the protocol already (and passes it to evaluate_entry)."""
     if entry.voided or entry.kind not in JUDGED_KINDS:
@@ -193,8 +186,7 @@ def prefetch(
     with_meals, linked, params = _lookup_params(participant, entry, with_version=with_version)
     if not (with_version or with_meals):
         return None
-    columns, constants = _lookup_columns(with_version, with_meals, linked)
-    return Prefetch(columns, {**constants, **params}, with_version)
+    return Prefetch(_lookup_columns(with_version, with_meals, linked), params, with_version)
 
 
 @dataclass
