@@ -13,7 +13,7 @@ from api.clinic import web
 from api.deps import AuditContextDep, SessionDep
 from core.access import Actor
 from core.dashboard import overview
-from core.models.alerts import AlertStatus, DoseDecision, Severity
+from core.models.alerts import AlertKind, AlertStatus, DoseDecision, Severity
 from core.rules import lifecycle
 from core.rules.lifecycle import AlertView
 
@@ -39,7 +39,7 @@ async def inbox(
     request: Request,
     session: SessionDep,
     actor: web.InboxActor,
-    kind: Annotated[str | None, Query(max_length=60)] = None,
+    kind: Annotated[AlertKind | Literal[""] | None, Query()] = None,
     severity: Annotated[Severity | Literal[""] | None, Query()] = None,
     site: Annotated[uuid.UUID | Literal[""] | None, Query()] = None,
     status: Annotated[Literal["unresolved", "resolved"], Query()] = "unresolved",

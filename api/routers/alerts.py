@@ -11,7 +11,7 @@ from api.deps import AuditContextDep, ClinicianActor, SessionDep, require_roles
 from api.errors import responses
 from api.schemas.alerts import AlertPage, AlertPublic, AlertResolve, DoseReviewDecision
 from core.access import Actor
-from core.models.alerts import AlertCategory, AlertStatus, Severity
+from core.models.alerts import AlertCategory, AlertKind, AlertStatus, Severity
 from core.models.people import Role
 from core.rules import lifecycle
 
@@ -27,7 +27,7 @@ async def list_alerts(
     session: SessionDep,
     actor: InboxActor,
     status: AlertStatus | None = None,
-    kind: Annotated[str | None, Query(max_length=60)] = None,
+    kind: AlertKind | None = None,
     category: Annotated[AlertCategory | None, Query(description="safety or dose_review")] = None,
     severity: Severity | None = None,
     participant_id: uuid.UUID | None = None,

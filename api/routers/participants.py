@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Response
 from api.deps import ActorDep, AuditContextDep, CoordinatorActor, ParticipantInScope, SessionDep, StaffActor
 from api.errors import responses
 from api.schemas.studies import ParticipantCreate, ParticipantPagePublic, ParticipantPublic, ParticipantUpdate
-from core.models.study import ConsentGiver, ParticipantStatus, Sex
 from core.studies import enrolment as enrolment_service
 from core.studies import participants as participant_service
 
@@ -40,26 +39,11 @@ async def enrol_participant(
         actor=actor,
         study_id=study_id,
         enrolment=enrolment_service.Enrolment(
-            subject_code=body.subject_code,
-            site_code=body.site_code,
-            arm_code=body.arm_code,
-            sex=Sex(body.sex),
-            birth_date=body.birth_date,
-            enrolled_at=body.enrolled_at,
-            treatment_date=body.treatment_date,
-            timezone=body.timezone,
-            weight_kg=body.weight_kg,
-            diagnosis_date=body.diagnosis_date,
-            height_cm=body.height_cm,
-            consent=enrolment_service.Consent(
-                ConsentGiver(consent.given_by), consent.date, consent.form_version
-            )
-            if consent
-            else None,
-            eligibility_override=enrolment_service.EligibilityOverride(override.criterion, override.reason)
-            if override
-            else None,
-            stratum=body.stratum,
+            **body.model_dump(exclude={"consent", "eligibility_override"}),
+            consent=enrolment_service.Consent(**consent.model_dump()) if consent else None,
+            eligibility_override=(
+                enrolment_service.EligibilityOverride(**override.model_dump()) if override else None
+            ),
         ),
         context=context,
     )
@@ -125,7 +109,7 @@ async def change_participant(
         session=session,
         actor=actor,
         participant=participant,
-        status=ParticipantStatus(body.status) if body.status else None,
+        status=body.status,
         timezone=body.timezone,
         birth_date=body.birth_date,
         treatment_date=body.treatment_date,

@@ -9,7 +9,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.pages import Page
-from core.models.alerts import AlertCategory, AlertStatus, CauseStatus, DoseDecision, Severity
+from core.diary.kinds import GlucoseContext, GlucoseUnit
+from core.models.alerts import (
+    GLUCOSE_EVENT_KINDS,
+    ILLNESS_KINDS,
+    AlertCategory,
+    AlertKind,
+    AlertStatus,
+    CauseStatus,
+    DoseDecision,
+    Severity,
+)
 from core.rules.lifecycle import AlertView
 from core.text import SafeText
 
@@ -56,7 +66,7 @@ class GlucoseEventDetails(_Details):
     flag: str
     local_date: date
     value: float | None = Field(default=None, description="the reading as entered (glucose entries)")
-    unit: str | None = None
+    unit: GlucoseUnit | None = None
 
 
 class IllnessDetails(_Details):
@@ -71,9 +81,9 @@ class EvidenceReading(BaseModel):
     occurred_at: datetime
     local_date: date
     value: float
-    unit: str
+    unit: GlucoseUnit
     value_mg_dl: float
-    context: str | None = None
+    context: GlucoseContext | None = None
     flags: list[str]
 
 
@@ -111,8 +121,6 @@ class OtherAlertDetails(_Details):
 
 
 AlertDetails = GlucoseEventDetails | IllnessDetails | DoseReviewDetails | OtherAlertDetails
-GLUCOSE_EVENT_KINDS = frozenset({"hypoglycemia_level_1", "hypoglycemia_level_2", "severe_hypoglycemia"})
-ILLNESS_KINDS = frozenset({"illness_reported", "ketones_high", "ketones_critical", "illness_hospital_visit"})
 
 
 def details_of(kind: str, category: str, details: dict[str, Any]) -> AlertDetails:
@@ -127,7 +135,9 @@ def details_of(kind: str, category: str, details: dict[str, Any]) -> AlertDetail
 
 class AlertPublic(BaseModel):
     id: uuid.UUID
-    kind: str = Field(description="the condition, e.g. hypoglycemia_level_2 or dose_review_basal_increase")
+    kind: AlertKind = Field(
+        description="the condition: a glucose event, an illness report or a dose-review pattern"
+    )
     category: AlertCategory
     severity: Severity
     status: AlertStatus
@@ -158,42 +168,17 @@ class AlertPublic(BaseModel):
 
     @classmethod
     def of(cls, view: AlertView) -> AlertPublic:
-        a = view.alert
-        return cls(
-            id=a.id,
-            kind=a.kind,
-            category=AlertCategory(a.category),
-            severity=Severity(a.severity),
-            status=AlertStatus(a.status),
-            participant_id=a.participant_id,
-            subject_code=view.subject_code,
-            entry_ids=[link.entry_id for link in view.entries],
-            entries=[
-                AlertEntryLink(
-                    entry_id=e.entry_id,
-                    entry_version=e.entry_version,
-                    cause_status=CauseStatus(e.cause_status),
-                )
-                for e in view.entries
-            ],
-            rule=a.rule,
-            protocol_version=a.protocol_version,
-            occurrences=a.occurrences,
-            first_occurred_at=a.first_occurred_at,
-            last_occurred_at=a.last_occurred_at,
-            cause_changed=a.cause_changed,
-            details=details_of(a.kind, a.category, a.details),
-            acknowledged_by=a.acknowledged_by,
-            acknowledged_at=a.acknowledged_at,
-            resolved_by=a.resolved_by,
-            resolved_at=a.resolved_at,
-            resolution_note=a.resolution_note,
-            decision=DoseDecision(a.decision) if a.decision else None,
-            decision_note=a.decision_note,
-            decided_by=a.decided_by,
-            decided_at=a.decided_at,
-            created_at=a.created_at,
-            updated_at=a.updated_at,
+        alert = view.alert
+        return cls.model_validate(
+            {
+                **alert.model_dump(
+                    warnings=False
+                ),  # a row written in this request may hold a str where it reads back an enum
+                "subject_code": view.subject_code,
+                "entry_ids": [link.entry_id for link in view.entries],
+                "entries": [link.model_dump(warnings=False) for link in view.entries],
+                "details": details_of(alert.kind, alert.category, alert.details),
+            }
         )
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.models.people import Role
+from core.models.people import ParticipantOrGuardian, Role
 from core.text import SafeText
 
 
@@ -42,7 +42,7 @@ class MeStudy(BaseModel):
     id: uuid.UUID
     code: str
     name: str
-    role: str = Field(description="this login's role in the study")
+    role: Role = Field(description="this login's role in the study")
     site_codes: list[str] = Field(
         description="this login's sites; empty: study-wide (or admin, or participant)"
     )
@@ -51,7 +51,7 @@ class MeStudy(BaseModel):
 class MePublic(BaseModel):
     id: uuid.UUID
     email: str
-    role: str
+    role: Role
     participants: list[MeParticipant]
     studies: list[MeStudy] = Field(
         description="the studies this login belongs to (staff: GET /studies pages them)"
@@ -59,7 +59,7 @@ class MePublic(BaseModel):
 
 
 class InvitationCreate(_Body):
-    role: Literal["participant", "guardian"]
+    role: ParticipantOrGuardian
     relationship: SafeText | None = Field(
         default=None, min_length=1, max_length=40, description="for a guardian: mother, father, carer ..."
     )

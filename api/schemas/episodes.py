@@ -9,20 +9,19 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from api.schemas.pages import Page
-from core.models.reports import HypoEpisode
-
-Category = Literal["severe", "documented_symptomatic", "asymptomatic", "probable_symptomatic"]
+from core.diary.kinds import GlucoseUnit
+from core.models.reports import EpisodeCategory, HypoEpisode
 
 
 class EpisodePublic(BaseModel):
     start: datetime
     end: datetime
     level: Literal[1, 2, 3]
-    category: Category | None = Field(
+    category: EpisodeCategory | None = Field(
         description="ADA 2005 category for endpoint tables; null for the participant and guardians"
     )
     nadir_value: float | None = Field(description="lowest value as entered; null when nothing was measured")
-    nadir_unit: Literal["mg/dL", "mmol/L"] | None
+    nadir_unit: GlucoseUnit | None
     nadir_mg_dl: float | None
     readings: int = Field(description="readings in the episode, re-checks above the threshold included")
     needed_assistance: bool
@@ -32,19 +31,15 @@ class EpisodePublic(BaseModel):
 
     @classmethod
     def of(cls, row: HypoEpisode, *, with_category: bool) -> EpisodePublic:
-        return cls(
-            start=row.start_at,
-            end=row.end_at,
-            level=row.level,  # type: ignore[arg-type]
-            category=row.category if with_category else None,  # type: ignore[arg-type]
-            nadir_value=row.nadir_value,
-            nadir_unit=row.nadir_unit,  # type: ignore[arg-type]
-            nadir_mg_dl=row.nadir_mg_dl,
-            readings=row.readings,
-            needed_assistance=row.needed_assistance,
-            entry_ids=[uuid.UUID(i) for i in row.entry_ids],
-            event_ids=[uuid.UUID(i) for i in row.event_ids],
-            protocol_version=row.protocol_version,
+        return cls.model_validate(
+            {
+                **row.model_dump(
+                    warnings=False
+                ),  # a row written in this request may hold a str where it reads back an enum
+                "start": row.start_at,
+                "end": row.end_at,
+                "category": row.category if with_category else None,
+            }
         )
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.pages import Page
 from core.inbox import Preferences
+from core.models.alerts import Severity
 from core.models.notifications import Notification
 from core.models.outbox import Channel, MessageCategory
 
@@ -19,7 +20,7 @@ class NotificationPublic(BaseModel):
     id: uuid.UUID
     kind: str = Field(description="what happened, e.g. alert.raised, visit.reminder")
     category: MessageCategory
-    severity: str = Field(description="info, warning, urgent or critical")
+    severity: Severity
     title: str
     body: str
     participant_id: uuid.UUID | None

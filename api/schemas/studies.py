@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.schemas.pages import Page
+from core.models.people import ParticipantOrGuardian, Role, StaffRole
+from core.models.study import ParticipantStatus, Sex
+from core.studies.eligibility import Criterion
 from core.studies.enrolment import ParticipantView
 from core.studies.membership import Membership
 from core.studies.service import StudyView
@@ -116,7 +119,7 @@ class StudyMembershipPublic(BaseModel):
     code: str
     name: str
     blinded: bool
-    role: str = Field(description="the caller's role in the study")
+    role: Role = Field(description="the caller's role in the study")
     site_codes: list[str] = Field(
         description="the caller's sites; empty: study-wide (or admin, or participant)"
     )
@@ -141,26 +144,26 @@ class StudyPage(Page[StudyMembershipPublic]):
 class StaffCreate(_Body):
     email: SafeText = Field(min_length=3, max_length=320)
     password: SafeText = Field(min_length=1, max_length=128)
-    role: Literal["clinician", "coordinator", "statistician"]
+    role: StaffRole
     site_codes: list[SafeText] = Field(default_factory=list, description="empty: study-wide")
 
 
 class StaffPublic(BaseModel):
     id: uuid.UUID
     email: str
-    role: str
+    role: Role
     study_id: uuid.UUID
     site_codes: list[str]
 
 
 class ConsentIn(_Body):
-    given_by: Literal["participant", "guardian"]
+    given_by: ParticipantOrGuardian
     date: date
     form_version: SafeText = Field(min_length=1, max_length=40)
 
 
 class EligibilityOverrideIn(_Body):
-    criterion: Literal["age", "weeks_since_diagnosis", "bmi"]
+    criterion: Criterion
     reason: SafeText = Field(min_length=3, max_length=500)
 
 
@@ -199,7 +202,7 @@ class ParticipantCreate(_Body):
     stratum: SafeText | None = Field(
         default=None, min_length=1, max_length=40, description="allocation.method list: the list's stratum"
     )
-    sex: Literal["female", "male", "other", "unknown"]
+    sex: Sex
     birth_date: date
     enrolled_at: AwareDatetime
     treatment_date: date
@@ -219,11 +222,11 @@ class ParticipantPublic(BaseModel):
     subject_code: str
     site_code: str
     arm_code: str | None = None
-    sex: str
+    sex: Sex
     birth_date: date
     enrolled_at: datetime
     treatment_date: date
-    status: str
+    status: ParticipantStatus
     timezone: str
     has_login: bool
     open_alert_count: int | None = Field(
@@ -233,19 +236,9 @@ class ParticipantPublic(BaseModel):
     @classmethod
     def of(cls, view: ParticipantView) -> ParticipantPublic:
         p = view.participant
-        body: dict[str, Any] = {
-            "id": p.id,
-            "study_id": p.study_id,
-            "subject_code": p.subject_code,
-            "site_code": view.site_code,
-            "sex": p.sex,
-            "birth_date": p.birth_date,
-            "enrolled_at": p.enrolled_at,
-            "treatment_date": p.treatment_date,
-            "status": p.status,
-            "timezone": p.timezone,
-            "has_login": p.user_id is not None,
-        }
+        # the participant's own fields of the answer (never its arm: that goes through `blinded` below)
+        body: dict[str, Any] = p.model_dump(include=set(cls.model_fields) - {"arm_code"}, warnings=False)
+        body |= {"site_code": view.site_code, "has_login": p.user_id is not None}
         if view.open_alert_count is not None:
             body["open_alert_count"] = view.open_alert_count
         return blinded(cls, body, shows_allocation=view.shows_allocation, arm_code=view.arm_code)
@@ -256,7 +249,7 @@ class ParticipantPagePublic(Page[ParticipantPublic]):
 
 
 class ParticipantUpdate(_Body):
-    status: Literal["screening", "enrolled", "withdrawn", "completed"] | None = None
+    status: ParticipantStatus | None = None
     timezone: SafeText | None = Field(default=None, min_length=1, max_length=64)
     birth_date: date | None = Field(
         default=None, description="a corrected birth date (not after enrolment); the episodes follow it"

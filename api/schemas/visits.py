@@ -72,23 +72,10 @@ class VisitPublic(BaseModel):
 
     @classmethod
     def of(cls, visit: Visit) -> VisitPublic:
-        return cls(
-            id=visit.id,
-            participant_id=visit.participant_id,
-            label=visit.label,
-            month=visit.month,
-            target_date=visit.target_date,
-            window_start=visit.window_start,
-            window_end=visit.window_end,
-            status=VisitStatus(visit.status),
-            completed_on=visit.completed_on,
-            outside_window=visit.outside_window,
-            results={**visit.results, **visit.derived},
-            reason=visit.reason,
-            protocol_version=visit.protocol_version,
-            version=visit.version,
-            updated_at=visit.updated_at,
-        )
+        fields = visit.model_dump(
+            warnings=False
+        )  # a row written in this request may hold a str where it reads back an enum
+        return cls.model_validate({**fields, "results": {**visit.results, **visit.derived}})
 
 
 class VisitList(BaseModel):

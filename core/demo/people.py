@@ -14,8 +14,8 @@ from sqlmodel import col, select
 
 from core import audit, clock
 from core.access import Actor
-from core.models.people import Role, User
-from core.models.study import ConsentGiver, Participant, Sex, Study
+from core.models.people import ParticipantOrGuardian, Role, User
+from core.models.study import Participant, Sex, Study
 from core.people import invitations as invitation_service
 from core.people import service as people_service
 from core.studies import enrolment as enrolment_service
@@ -126,9 +126,9 @@ async def load_people(*, session: AsyncSession) -> DemoPeople:
     enrolled_on = enrolled_at.date()
     plan = {
         # key: (subject, site, arm, sex, age in years at enrolment, kg, cm, consent by)
-        "child": ("MS-001", "LJU", "MSC", Sex.female, 7, 24.0, 122.0, ConsentGiver.guardian),
-        "teen": ("MS-002", "LJU", "CTL", Sex.male, 15, 55.0, 168.0, ConsentGiver.guardian),
-        "adult": ("MS-003", "MB", "MSC", Sex.male, 26, 72.0, 178.0, ConsentGiver.participant),
+        "child": ("MS-001", "LJU", "MSC", Sex.female, 7, 24.0, 122.0, ParticipantOrGuardian.guardian),
+        "teen": ("MS-002", "LJU", "CTL", Sex.male, 15, 55.0, 168.0, ParticipantOrGuardian.guardian),
+        "adult": ("MS-003", "MB", "MSC", Sex.male, 26, 72.0, 178.0, ParticipantOrGuardian.participant),
     }
     participants: dict[str, Participant] = {}
     for key, (subject, site, arm, sex, age, kg, cm, consent_by) in plan.items():

@@ -11,18 +11,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from core.models.reports import EpisodeCategory
 from core.protocol import ProtocolSettings
 from core.rules.classify import HYPO_L1, HYPO_L2, MealTiming, classify_glucose, is_severe_event
 
-SEVERE = "severe"
-DOCUMENTED_SYMPTOMATIC = "documented_symptomatic"
-ASYMPTOMATIC = "asymptomatic"
-PROBABLE_SYMPTOMATIC = "probable_symptomatic"
+SEVERE = EpisodeCategory.severe
+DOCUMENTED_SYMPTOMATIC = EpisodeCategory.documented_symptomatic
+ASYMPTOMATIC = EpisodeCategory.asymptomatic
+PROBABLE_SYMPTOMATIC = EpisodeCategory.probable_symptomatic
 CATEGORIES = (SEVERE, DOCUMENTED_SYMPTOMATIC, ASYMPTOMATIC, PROBABLE_SYMPTOMATIC)
 # reported, never counted as an episode (A2.6)
-PSEUDO_HYPOGLYCEMIA = "pseudo_hypoglycemia"
+PSEUDO_HYPOGLYCEMIA = EpisodeCategory.pseudo_hypoglycemia
 # an event with neither symptoms, nor help, nor a low value: nothing backs it up as hypoglycemia
-UNCONFIRMED = "unconfirmed"
+UNCONFIRMED = EpisodeCategory.unconfirmed
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class Episode:
     end: datetime
     start_local_date: date
     level: int
-    category: str
+    category: EpisodeCategory
     nadir_value: float | None
     nadir_unit: str | None
     nadir_mg_dl: float | None

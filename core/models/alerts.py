@@ -15,6 +15,35 @@ from core.models.base import created_at, enum_column, utc_column, uuid_pk
 from core.models.diary import DiaryEntry
 
 
+class AlertKind(StrEnum):
+    """The condition an alert is about: a glucose event, an illness report, or a dose-review pattern."""
+
+    hypoglycemia_level_1 = "hypoglycemia_level_1"
+    hypoglycemia_level_2 = "hypoglycemia_level_2"
+    severe_hypoglycemia = "severe_hypoglycemia"
+    illness_reported = "illness_reported"
+    ketones_high = "ketones_high"
+    ketones_critical = "ketones_critical"
+    illness_hospital_visit = "illness_hospital_visit"
+    dose_review_basal_increase = "dose_review_basal_increase"
+    dose_review_meal_bolus = "dose_review_meal_bolus"
+    dose_review_reduction = "dose_review_reduction"
+    dose_review_falling_requirement = "dose_review_falling_requirement"
+
+
+GLUCOSE_EVENT_KINDS = frozenset(
+    {AlertKind.hypoglycemia_level_1, AlertKind.hypoglycemia_level_2, AlertKind.severe_hypoglycemia}
+)
+ILLNESS_KINDS = frozenset(
+    {
+        AlertKind.illness_reported,
+        AlertKind.ketones_high,
+        AlertKind.ketones_critical,
+        AlertKind.illness_hospital_visit,
+    }
+)
+
+
 class Severity(StrEnum):
     info = "info"
     warning = "warning"
@@ -61,10 +90,10 @@ class Alert(SQLModel, table=True):
     participant_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
     study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
     site_id: uuid.UUID = Field(foreign_key="site.id")
-    kind: str = Field(max_length=60)
-    category: str = enum_column(AlertCategory, "category", length=20)
-    severity: str = enum_column(Severity, "severity", length=10)
-    status: str = enum_column(AlertStatus, "status", length=14, default=AlertStatus.open)
+    kind: AlertKind = enum_column(AlertKind, "kind", length=60)
+    category: AlertCategory = enum_column(AlertCategory, "category", length=20)
+    severity: Severity = enum_column(Severity, "severity", length=10)
+    status: AlertStatus = enum_column(AlertStatus, "status", length=14, default=AlertStatus.open)
     rule: str = Field(max_length=60)
     protocol_version: int
     fold_key: str = Field(max_length=120)
@@ -79,7 +108,9 @@ class Alert(SQLModel, table=True):
     resolved_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
     resolved_at: datetime | None = utc_column(nullable=True)
     resolution_note: str | None = Field(default=None, max_length=2000)
-    decision: str | None = enum_column(DoseDecision, "decision", length=24, nullable=True, default=None)
+    decision: DoseDecision | None = enum_column(
+        DoseDecision, "decision", length=24, nullable=True, default=None
+    )
     decision_note: str | None = Field(default=None, max_length=2000)
     decided_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
     decided_at: datetime | None = utc_column(nullable=True)
@@ -95,7 +126,9 @@ class AlertEntry(SQLModel, table=True):
     alert_id: uuid.UUID = Field(foreign_key="alert.id", primary_key=True)
     entry_id: uuid.UUID = Field(foreign_key="diary_entry.id", primary_key=True, index=True)
     entry_version: int
-    cause_status: str = enum_column(CauseStatus, "cause_status", length=10, default=CauseStatus.current)
+    cause_status: CauseStatus = enum_column(
+        CauseStatus, "cause_status", length=10, default=CauseStatus.current
+    )
     linked_at: datetime = created_at()
 
 

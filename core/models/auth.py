@@ -12,11 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from core.db import JSONDocument
 from core.models.base import created_at, enum_column, utc_column, uuid_pk
-
-
-class InvitationRole(StrEnum):
-    participant = "participant"
-    guardian = "guardian"
+from core.models.people import ParticipantOrGuardian
 
 
 class ThrottleScope(StrEnum):
@@ -48,7 +44,7 @@ class Invitation(SQLModel, table=True):
     id: uuid.UUID = uuid_pk()
     code_hash: str = Field(max_length=64, unique=True)
     participant_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
-    role: str = enum_column(InvitationRole, "role", length=20)
+    role: ParticipantOrGuardian = enum_column(ParticipantOrGuardian, "role", length=20)
     relationship: str = Field(max_length=40)
     created_by: uuid.UUID = Field(foreign_key="user_account.id")
     created_at: datetime = created_at()

@@ -11,7 +11,9 @@ from sqlalchemy import BigInteger, Column, Index, String, Text, false
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONDocument
-from core.models.base import utc_column
+from core.diary.kinds import GlucoseContext, GlucoseSource, GlucoseUnit, Kind
+from core.models.base import enum_column, utc_column
+from core.models.people import Role
 
 
 class DiaryEntry(SQLModel, table=True):
@@ -30,7 +32,7 @@ class DiaryEntry(SQLModel, table=True):
 
     id: uuid.UUID = Field(primary_key=True, description="the client's UUID, the idempotency key")
     participant_id: uuid.UUID = Field(foreign_key="participant.id")
-    kind: str = Field(sa_type=String(16))
+    kind: Kind = enum_column(Kind, "kind", length=16)
     occurred_at: datetime = utc_column()
     utc_offset_minutes: int
     local_date: date
@@ -38,7 +40,7 @@ class DiaryEntry(SQLModel, table=True):
     received_at: datetime = utc_column()
     updated_at: datetime = utc_column()
     recorded_by_user_id: uuid.UUID = Field(foreign_key="user_account.id")
-    recorded_by_role: str = Field(sa_type=String(20))
+    recorded_by_role: Role = enum_column(Role, "recorded_by_role", length=20)
     relationship: str = Field(sa_type=String(40))
     source_app: str | None = Field(default=None, sa_type=String(80))
     source_app_version: str | None = Field(default=None, sa_type=String(40))
@@ -70,12 +72,14 @@ class GlucoseReading(SQLModel, table=True):
     occurred_at: datetime = utc_column()
     local_date: date
     value: float = Field(description="as entered, in `unit`")
-    unit: str = Field(sa_type=String(8))
+    unit: GlucoseUnit = enum_column(GlucoseUnit, "unit", length=8)
     value_mg_dl: float = Field(description="canonical: mmol/L x 18.016, or the mg/dL value")
-    context: str = Field(sa_type=String(16))
+    context: GlucoseContext = enum_column(GlucoseContext, "context", length=16)
     minutes_after_meal: int | None = None
     meal_id: uuid.UUID | None = None
-    source: str | None = Field(default=None, sa_type=String(10))
+    source: GlucoseSource | None = enum_column(
+        GlucoseSource, "source", length=10, nullable=True, default=None
+    )
     voided: bool = Field(default=False)
 
 
@@ -95,10 +99,10 @@ class DiaryEntryVersion(SQLModel, table=True):
 
     entry_id: uuid.UUID = Field(primary_key=True, foreign_key="diary_entry.id")
     version: int = Field(primary_key=True)
-    op: str = Field(sa_type=String(8))
+    op: VersionOp = enum_column(VersionOp, "op", length=8)
     snapshot: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
     changed_by_user_id: uuid.UUID = Field(foreign_key="user_account.id")
-    changed_by_role: str = Field(sa_type=String(20))
+    changed_by_role: Role = enum_column(Role, "changed_by_role", length=20)
     changed_at: datetime = utc_column()
     reason: str | None = Field(default=None, sa_type=Text)
 

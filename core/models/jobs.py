@@ -11,7 +11,7 @@ from sqlalchemy import Column, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONDocument
-from core.models.base import utc_column, uuid_pk
+from core.models.base import enum_column, utc_column, uuid_pk
 
 
 class JobOutcome(StrEnum):
@@ -29,7 +29,7 @@ class JobRun(SQLModel, table=True):
     name: str = Field(sa_type=String(60))
     started_at: datetime = utc_column()
     finished_at: datetime = utc_column()
-    outcome: str = Field(sa_type=String(10))
+    outcome: JobOutcome = enum_column(JobOutcome, "outcome", length=10)
     # what the run did, e.g. {"queued": 3, "already_queued": 5}
     counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
     error: str | None = Field(default=None, sa_type=Text)

@@ -6,11 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, String
+from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONDocument
-from core.models.base import created_at, utc_column, uuid_pk
+from core.models.alerts import Severity
+from core.models.base import created_at, enum_column, utc_column, uuid_pk
+from core.models.outbox import MessageCategory
 
 
 class Notification(SQLModel, table=True):
@@ -23,8 +25,8 @@ class Notification(SQLModel, table=True):
     message_id: uuid.UUID = Field(foreign_key="outbox_message.id", unique=True)
     recipient_user_id: uuid.UUID = Field(foreign_key="user_account.id")
     kind: str = Field(max_length=60)
-    category: str = Field(sa_type=String(20))
-    severity: str = Field(sa_type=String(10))
+    category: MessageCategory = enum_column(MessageCategory, "category", length=20)
+    severity: Severity = enum_column(Severity, "severity", length=10)
     title: str = Field(max_length=200)
     body: str = Field(max_length=2000)
     participant_id: uuid.UUID | None = Field(default=None, foreign_key="participant.id")

@@ -8,11 +8,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, Index, String
+from sqlalchemy import Column, Index, String
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONDocument
-from core.models.base import created_at, utc_column, uuid_pk
+from core.models.alerts import Severity
+from core.models.base import created_at, enum_column, utc_column, uuid_pk
 
 
 class OutboxStatus(StrEnum):
@@ -54,13 +55,15 @@ class OutboxMessage(SQLModel, table=True):
     id: uuid.UUID = uuid_pk()
     recipient_user_id: uuid.UUID = Field(foreign_key="user_account.id", index=True)
     kind: str = Field(max_length=60)
-    category: str = Field(default=MessageCategory.alert, sa_type=String(20))
-    severity: str = Field(default="info", sa_type=String(10))
+    category: MessageCategory = enum_column(
+        MessageCategory, "category", length=20, default=MessageCategory.alert
+    )
+    severity: Severity = enum_column(Severity, "severity", length=10, default=Severity.info)
     priority: str = Field(default="normal", sa_type=String(10))
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
     dedup_key: str = Field(max_length=200, unique=True)
     due_at: datetime = utc_column()
-    status: str = Field(default=OutboxStatus.pending, sa_type=String(10))
+    status: OutboxStatus = enum_column(OutboxStatus, "status", length=10, default=OutboxStatus.pending)
     attempts: int = Field(default=0)
     # the lease: which dispatcher holds the row and until when (an expired lease returns it to the queue)
     claimed_by: str | None = Field(default=None, max_length=80)
@@ -76,15 +79,11 @@ class DeliveryAttempt(SQLModel, table=True):
     """One try of one channel for one message: the dispatcher's record of what it did and what it heard."""
 
     __tablename__ = "delivery_attempt"
-    __table_args__ = (
-        CheckConstraint("channel IN ('in_app', 'email', 'webhook')", name="channel"),
-        CheckConstraint("outcome IN ('sent', 'retry', 'refused')", name="outcome"),
-    )
 
     id: uuid.UUID = uuid_pk()
     message_id: uuid.UUID = Field(foreign_key="outbox_message.id", index=True)
-    channel: str = Field(sa_type=String(10))
-    outcome: str = Field(sa_type=String(10))
+    channel: Channel = enum_column(Channel, "channel", length=10)
+    outcome: AttemptOutcome = enum_column(AttemptOutcome, "outcome", length=10)
     provider_answer: str = Field(default="", max_length=500)
     latency_ms: int = Field(default=0)
     dispatcher: str = Field(max_length=80)

@@ -20,7 +20,22 @@ class Role(StrEnum):
     admin = "admin"
 
 
-STAFF_ROLES = frozenset({Role.clinician, Role.coordinator, Role.statistician})
+class StaffRole(StrEnum):
+    """The roles staff are given in a study (an admin is not study staff)."""
+
+    clinician = "clinician"
+    coordinator = "coordinator"
+    statistician = "statistician"
+
+
+STAFF_ROLES = frozenset(Role(role) for role in StaffRole)
+
+
+class ParticipantOrGuardian(StrEnum):
+    """The participant or a guardian: whom an invitation makes a login for, who gave consent."""
+
+    participant = "participant"
+    guardian = "guardian"
 
 
 class User(SQLModel, table=True):

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONDocument
-from core.models.base import utc_column
+from core.diary.kinds import GlucoseUnit
+from core.models.base import enum_column, utc_column
 
 
 class EpisodeState(SQLModel, table=True):
@@ -28,6 +30,17 @@ class EpisodeState(SQLModel, table=True):
     computed_at: datetime = utc_column()
 
 
+class EpisodeCategory(StrEnum):
+    """ADA 2005 categories of CLINICAL.md A2; the last two are reported but never counted as episodes."""
+
+    severe = "severe"
+    documented_symptomatic = "documented_symptomatic"
+    asymptomatic = "asymptomatic"
+    probable_symptomatic = "probable_symptomatic"
+    pseudo_hypoglycemia = "pseudo_hypoglycemia"
+    unconfirmed = "unconfirmed"  # an event with neither symptoms, nor help, nor a low value
+
+
 class HypoEpisode(SQLModel, table=True):
     """One episode (or an uncounted report: pseudo-hypoglycemia, unconfirmed) as the detector produced it."""
 
@@ -42,11 +55,13 @@ class HypoEpisode(SQLModel, table=True):
     end_at: datetime = utc_column()
     start_local_date: date
     level: int
-    category: str = Field(sa_type=String(24))
+    category: EpisodeCategory = enum_column(EpisodeCategory, "category", length=24)
     counted: bool
     needed_assistance: bool
     nadir_value: float | None = None
-    nadir_unit: str | None = Field(default=None, sa_type=String(8))
+    nadir_unit: GlucoseUnit | None = enum_column(
+        GlucoseUnit, "nadir_unit", length=8, nullable=True, default=None
+    )
     nadir_mg_dl: float | None = None
     readings: int
     entry_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONDocument, nullable=False))

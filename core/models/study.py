@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from core.db import JSONDocument
 from core.models.base import created_at, enum_column, utc_column, uuid_pk
-from core.models.people import Role
+from core.models.people import ParticipantOrGuardian, Role
 
 
 class ParticipantStatus(StrEnum):
@@ -27,11 +27,6 @@ class Sex(StrEnum):
     male = "male"
     other = "other"
     unknown = "unknown"
-
-
-class ConsentGiver(StrEnum):
-    participant = "participant"
-    guardian = "guardian"
 
 
 class Study(SQLModel, table=True):
@@ -91,7 +86,7 @@ class StaffAssignment(SQLModel, table=True):
     user_id: uuid.UUID = Field(foreign_key="user_account.id", index=True)
     study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
     site_id: uuid.UUID | None = Field(default=None, foreign_key="site.id", index=True)
-    role: str = enum_column(Role, "role", length=20)
+    role: Role = enum_column(Role, "role", length=20)
     created_at: datetime = created_at()
 
 
@@ -107,17 +102,19 @@ class Participant(SQLModel, table=True):
     user_id: uuid.UUID | None = Field(
         default=None, sa_column=Column(ForeignKey("user_account.id"), unique=True, nullable=True)
     )
-    sex: str = enum_column(Sex, "sex", length=10)
+    sex: Sex = enum_column(Sex, "sex", length=10)
     birth_date: date
     diagnosis_date: date | None = None
     height_cm: float | None = None
     enrolled_at: datetime = utc_column()
     treatment_date: date
-    status: str = enum_column(ParticipantStatus, "status", length=12, default=ParticipantStatus.enrolled)
+    status: ParticipantStatus = enum_column(
+        ParticipantStatus, "status", length=12, default=ParticipantStatus.enrolled
+    )
     timezone: str = Field(max_length=64)
     withdrawn_at: datetime | None = utc_column(nullable=True)
-    consent_given_by: str | None = enum_column(
-        ConsentGiver, "consent_given_by", length=12, nullable=True, default=None
+    consent_given_by: ParticipantOrGuardian | None = enum_column(
+        ParticipantOrGuardian, "consent_given_by", length=12, nullable=True, default=None
     )
     consent_date: date | None = None
     consent_form_version: str | None = Field(default=None, max_length=40)

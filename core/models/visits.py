@@ -11,7 +11,7 @@ from sqlalchemy import Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONDocument
-from core.models.base import created_at, utc_column, uuid_pk
+from core.models.base import created_at, enum_column, utc_column, uuid_pk
 
 
 class VisitStatus(StrEnum):
@@ -54,7 +54,7 @@ class Visit(SQLModel, table=True):
     target_date: date
     window_start: date
     window_end: date
-    status: str = Field(default=VisitStatus.planned, sa_type=String(10))
+    status: VisitStatus = enum_column(VisitStatus, "status", length=10, default=VisitStatus.planned)
     completed_on: date | None = None
     outside_window: bool | None = None
     # the results as entered, unit in each name (hba1c_percent, weight_kg, ...); derived values are computed
@@ -76,7 +76,7 @@ class VisitVersion(SQLModel, table=True):
 
     visit_id: uuid.UUID = Field(primary_key=True, foreign_key="visit.id")
     version: int = Field(primary_key=True)
-    change: str = Field(sa_type=String(10))
+    change: VisitChange = enum_column(VisitChange, "change", length=10)
     snapshot: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
     changed_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
     changed_by_role: str = Field(sa_type=String(20))

@@ -14,7 +14,7 @@ from core.access import Actor
 from core.config import get_settings
 from core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from core.models.auth import Invitation
-from core.models.people import Role, User
+from core.models.people import ParticipantOrGuardian, Role, User
 from core.models.study import GuardianLink, Participant
 from core.people import service as people_service
 
@@ -51,7 +51,7 @@ async def create_invitation(
     invitation = Invitation(
         code_hash=hashed,
         participant_id=participant.id,
-        role=role,
+        role=ParticipantOrGuardian(role),
         relationship=relationship or "self",
         created_by=actor.user_id,
         expires_at=expires_at,

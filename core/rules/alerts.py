@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from core import clock, outbox
-from core.models.alerts import Alert, AlertCategory, AlertEntry, AlertStatus, CauseStatus, Severity
+from core.models.alerts import Alert, AlertCategory, AlertEntry, AlertKind, AlertStatus, CauseStatus, Severity
 from core.models.diary import DiaryEntry
 from core.models.outbox import MessageCategory
 from core.models.study import Participant
@@ -23,7 +23,7 @@ from core.models.study import Participant
 class Condition:
     """One alertable condition of one participant, as a rule found it."""
 
-    kind: str
+    kind: AlertKind
     category: AlertCategory
     severity: Severity
     rule: str

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from core.models.alerts import AlertKind, Severity
 from core.protocol import Comparison, GlucoseRules, ProtocolSettings, UnitThresholds
 from core.studies.eligibility import age_in_years  # one definition of completed years (re-exported here)
 
@@ -131,21 +132,25 @@ def classify_entry(
     return []
 
 
-def illness_alert(data: Mapping[str, Any], rules: GlucoseRules) -> tuple[str, str, list[str]]:
+def illness_alert(data: Mapping[str, Any], rules: GlucoseRules) -> tuple[AlertKind, Severity, list[str]]:
     """(kind, severity, reasons) of the alert an illness report raises: the worst condition wins.
 
     Any illness is information for the clinicians; ketones at or above the urgent threshold are urgent, at or
     above the critical threshold (ketoacidosis likely) critical, and so is a hospital visit.
     """
     reasons = [f"illness reported: {data.get('illness_type', 'other')} ({data.get('severity', 'unknown')})"]
-    kind, severity = "illness_reported", "info"
+    kind, severity = AlertKind.illness_reported, Severity.info
     ketones = data.get("ketones_mmol_l")
     if ketones is not None and float(ketones) >= rules.ketones_urgent_mmol_l:
         critical = float(ketones) >= rules.ketones_critical_mmol_l
         limit = rules.ketones_critical_mmol_l if critical else rules.ketones_urgent_mmol_l
         reasons.append(f"blood ketones {ketones} mmol/L (at or above {limit})")
-        kind, severity = ("ketones_critical", "critical") if critical else ("ketones_high", "urgent")
+        kind, severity = (
+            (AlertKind.ketones_critical, Severity.critical)
+            if critical
+            else (AlertKind.ketones_high, Severity.urgent)
+        )
     if data.get("hospital_visit"):
         reasons.append("led to a hospital visit")
-        kind, severity = "illness_hospital_visit", "critical"
+        kind, severity = AlertKind.illness_hospital_visit, Severity.critical
     return kind, severity, reasons

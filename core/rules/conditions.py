@@ -8,15 +8,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from core.models.alerts import AlertCategory, Severity
+from core.models.alerts import AlertCategory, AlertKind, Severity
 from core.protocol import ProtocolSettings
 from core.rules import alerts, classify, dose_review
 from core.rules.lookups import DiaryEntryLike
 
 SAFETY_BY_FLAG = {
-    classify.SEVERE_HYPO: ("severe_hypoglycemia", Severity.critical, "event.severe_hypoglycemia"),
-    classify.HYPO_L2: ("hypoglycemia_level_2", Severity.urgent, "glucose.hypoglycemia_level_2"),
-    classify.HYPO_L1: ("hypoglycemia_level_1", Severity.warning, "glucose.hypoglycemia_level_1"),
+    classify.SEVERE_HYPO: (AlertKind.severe_hypoglycemia, Severity.critical, "event.severe_hypoglycemia"),
+    classify.HYPO_L2: (AlertKind.hypoglycemia_level_2, Severity.urgent, "glucose.hypoglycemia_level_2"),
+    classify.HYPO_L1: (AlertKind.hypoglycemia_level_1, Severity.warning, "glucose.hypoglycemia_level_1"),
 }
 
 
@@ -39,7 +39,7 @@ def safety_conditions(
             alerts.Condition(
                 illness,
                 AlertCategory.safety,
-                Severity(level),
+                level,
                 f"illness.{illness}",
                 illness,
                 (entry.id,),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from core.models.alerts import AlertKind, Severity
 from core.protocol import DoseReviewRules, EpisodeRules
 from core.rules import classify as c
 
@@ -108,8 +109,8 @@ class Window:
 @dataclass(frozen=True)
 class Suggestion:
     rule: str
-    kind: str
-    severity: str
+    kind: AlertKind
+    severity: Severity
     fold_key: str
     entry_ids: tuple[uuid.UUID, ...]
     details: dict[str, Any]
@@ -148,8 +149,8 @@ def _context(window: Window, days: Iterable[date]) -> dict[str, Any]:
 
 def _suggestion(
     rule: str,
-    kind: str,
-    severity: str,
+    kind: AlertKind,
+    severity: Severity,
     fold_key: str,
     text: str,
     evidence: list[Reading],
@@ -192,8 +193,8 @@ def basal_increase(window: Window, rules: DoseReviewRules) -> Suggestion | None:
     evidence = [r for r in window.readings if r.valid_fasting and r.local_date in days]
     return _suggestion(
         "dose_review.basal_increase",
-        "dose_review_basal_increase",
-        "info",
+        AlertKind.dose_review_basal_increase,
+        Severity.info,
         "dose_review_basal_increase",
         "Review an increase of basal insulin: fasting glucose above range on "
         f"{n} consecutive days with no hypoglycemia in the last {lookback} days.",
@@ -225,8 +226,8 @@ def meal_bolus(window: Window, rules: DoseReviewRules, meal_type: str) -> Sugges
         return None
     return _suggestion(
         "dose_review.meal_bolus",
-        "dose_review_meal_bolus",
-        "info",
+        AlertKind.dose_review_meal_bolus,
+        Severity.info,
         f"dose_review_meal_bolus:{meal_type}",
         f"Review the {meal_type} bolus: glucose after {meal_type} above the postprandial limit on "
         f"{len(high_days)} of the last {w} days.",
@@ -276,8 +277,8 @@ def reduction(window: Window, rules: DoseReviewRules, episodes: EpisodeRules) ->
     )
     return _suggestion(
         "dose_review.reduction",
-        "dose_review_reduction",
-        "warning",
+        AlertKind.dose_review_reduction,
+        Severity.warning,
         "dose_review_reduction",
         f"Review a reduction of insulin: {worst} in the last {w} days.",
         evidence,
@@ -326,8 +327,8 @@ def falling_requirement(window: Window, rules: DoseReviewRules) -> Suggestion | 
     ]
     return _suggestion(
         "dose_review.falling_requirement",
-        "dose_review_falling_requirement",
-        "warning",
+        AlertKind.dose_review_falling_requirement,
+        Severity.warning,
         "dose_review_falling_requirement",
         f"Review a reduction of insulin: fasting glucose in range and falling over {n} days "
         f"(from {daily[0]:.0f} to {daily[-1]:.0f} mg/dL) with new hypoglycemia.",

@@ -16,7 +16,15 @@ from core import audit, clock
 from core.access import Actor, participant_scope
 from core.audit import AuditContext
 from core.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from core.models.alerts import Alert, AlertCategory, AlertEntry, AlertStatus, DoseDecision, Severity
+from core.models.alerts import (
+    Alert,
+    AlertCategory,
+    AlertEntry,
+    AlertKind,
+    AlertStatus,
+    DoseDecision,
+    Severity,
+)
 from core.models.study import Participant
 from core.pagination import Page, SortKey, paginate
 
@@ -81,7 +89,7 @@ async def list_alerts(
     session: AsyncSession,
     actor: Actor,
     status: AlertStatus | None = None,
-    kind: str | None = None,
+    kind: AlertKind | None = None,
     category: AlertCategory | None = None,
     severity: Severity | None = None,
     participant_id: uuid.UUID | None = None,

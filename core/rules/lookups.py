@@ -28,13 +28,15 @@ class DiaryEntryLike(Protocol):
 
     id: uuid.UUID
     participant_id: uuid.UUID
-    kind: str
     data: dict[str, Any]
     occurred_at: datetime
     utc_offset_minutes: int
     local_date: date
     voided: bool
     version: int
+
+    @property
+    def kind(self) -> str: ...  # read only: a plain str or the Kind the ORM row holds
 
 
 # Protocol versions never change once stored, so their parsed settings are cached for the process.

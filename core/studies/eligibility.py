@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 from core.protocol import EligibilityRules
 
-CRITERIA = ("age", "weeks_since_diagnosis", "bmi")
+
+class Criterion(StrEnum):
+    age = "age"
+    weeks_since_diagnosis = "weeks_since_diagnosis"
+    bmi = "bmi"
 
 
 @dataclass(frozen=True)
 class Failure:
-    criterion: str
+    criterion: Criterion
     path: str  # the request field a coordinator should look at
     message: str
 
@@ -40,7 +45,7 @@ def check(
     if not rules.min_age_years <= age <= rules.max_age_years:
         failures.append(
             Failure(
-                "age",
+                Criterion.age,
                 "birth_date",
                 f"age at enrolment {age} years; the protocol allows {rules.min_age_years:g}-"
                 f"{rules.max_age_years:g}",
@@ -48,27 +53,31 @@ def check(
         )
     if diagnosis_date is None:
         failures.append(
-            Failure("weeks_since_diagnosis", "diagnosis_date", "needed to check the time since diagnosis")
+            Failure(
+                Criterion.weeks_since_diagnosis, "diagnosis_date", "needed to check the time since diagnosis"
+            )
         )
     else:
         weeks = (enrolled_on - diagnosis_date).days / 7
         if weeks < 0 or weeks > rules.max_weeks_since_diagnosis:
             failures.append(
                 Failure(
-                    "weeks_since_diagnosis",
+                    Criterion.weeks_since_diagnosis,
                     "diagnosis_date",
                     f"{weeks:.1f} weeks from diagnosis to enrolment; the protocol allows 0-"
                     f"{rules.max_weeks_since_diagnosis:g}",
                 )
             )
     if height_cm is None:
-        failures.append(Failure("bmi", "height_cm", "needed to check the BMI"))
+        failures.append(Failure(Criterion.bmi, "height_cm", "needed to check the BMI"))
     else:
         bmi = weight_kg / (height_cm / 100) ** 2
         if bmi > rules.max_bmi:
             failures.append(
                 Failure(
-                    "bmi", "height_cm", f"BMI {bmi:.1f} kg/m²; the protocol allows at most {rules.max_bmi:g}"
+                    Criterion.bmi,
+                    "height_cm",
+                    f"BMI {bmi:.1f} kg/m²; the protocol allows at most {rules.max_bmi:g}",
                 )
             )
     return failures

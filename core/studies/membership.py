@@ -26,7 +26,7 @@ class Membership:
     (empty: study-wide, an admin, or the participant side)."""
 
     study: Study
-    role: str
+    role: Role
     site_codes: list[str]
 
 
@@ -62,7 +62,7 @@ async def studies_page(
     page = await paginate(session, _studies_in_scope(actor), keys=BY_CODE, limit=limit, cursor=cursor)
     studies = [study for (study,) in page.items]
     codes = await _site_codes(session, actor, [s.id for s in studies])
-    return Page([Membership(s, actor.role.value, codes.get(s.id, [])) for s in studies], page.next_cursor)
+    return Page([Membership(s, actor.role, codes.get(s.id, [])) for s in studies], page.next_cursor)
 
 
 async def memberships(*, session: AsyncSession, actor: Actor, limit: int = 100) -> list[Membership]:

@@ -40,7 +40,7 @@ async def add_version(
         VisitVersion(
             visit_id=visit.id,
             version=visit.version,
-            change=change.value,
+            change=change,
             snapshot=snapshot(visit),
             changed_by=actor.user_id if actor else None,
             changed_by_role=actor.role.value if actor else SYSTEM_ROLE,

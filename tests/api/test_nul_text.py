@@ -51,7 +51,7 @@ async def test_nul_in_a_query_parameter_is_refused_before_authentication(client:
 async def test_an_ordinary_query_still_works(session: AsyncSession, client: httpx.AsyncClient) -> None:
     study = await factories.create_study(session)
     clinician = await factories.create_staff(session, study, Role.clinician)
-    answer = await client.get(f"{API}/alerts?kind=hypo%20level", headers=factories.auth_headers(clinician))
+    answer = await client.get(f"{API}/alerts?kind=ketones_high", headers=factories.auth_headers(clinician))
     assert answer.status_code == 200, answer.text
 
 
