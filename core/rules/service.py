@@ -9,11 +9,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models.alerts import AlertCategory, CauseStatus, Severity
+from core.models.alerts import AlertCategory, CauseStatus
 from core.models.study import Participant
 from core.protocol import ProtocolSettings
 from core.rules import alerts, classify
@@ -25,6 +26,7 @@ from core.rules.conditions import (
     safety_conditions,
     with_fasting_evidence,
 )
+from core.rules.dose_review import Suggestion
 from core.rules.lookups import (
     JUDGED_KINDS,
     DiaryEntryLike,
@@ -51,6 +53,23 @@ class RuleOutcome:
     alert_ids: list[uuid.UUID] = field(default_factory=list)
     evidence_of: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
 
+    def names(self, alert_id: uuid.UUID) -> None:
+        if alert_id not in self.alert_ids:
+            self.alert_ids.append(alert_id)
+
+
+@dataclass
+class Judgement:
+    """One entry of an evaluation and what the rules found for it."""
+
+    entry: DiaryEntryLike
+    previous: dict[str, Any] | None = None  # the prior version's snapshot (edits and voids)
+    known: set[str] | None = None  # the flags it had already (re-judging): only the others raise alerts
+    outcome: RuleOutcome = field(default_factory=RuleOutcome)
+    conditions: list[alerts.Condition] = field(default_factory=list)  # the alerts it raises or joins
+    patterns: list[str] = field(default_factory=list)  # the flags it brings to the dose-review patterns
+    reviews: bool = False  # it can complete a dose-review pattern: the window is read for it
+
 
 async def evaluate_entry(
     *,
@@ -71,7 +90,7 @@ async def evaluate_entry(
     outcomes = await _evaluate(
         session=session,
         participant=participant,
-        entries=[(entry, previous)],
+        entries=[Judgement(entry, previous)],
         prefetched=prefetched,
         given=protocol,
     )
@@ -87,7 +106,7 @@ async def evaluate_entries(
 ) -> list[RuleOutcome]:
     """`evaluate_entry` for each new entry of a batch, in the order given; the pattern window is read once."""
     return await _evaluate(
-        session=session, participant=participant, entries=[(e, None) for e in entries], given=protocol
+        session=session, participant=participant, entries=[Judgement(e) for e in entries], given=protocol
     )
 
 
@@ -102,10 +121,8 @@ async def rejudge_readings(
     """
     known = [set(getattr(r, "flags", None) or []) for r in readings]
     # judged as the version a change of flags makes (alert links name the version that caused them)
-    upcoming = [_NextVersion(r) for r in readings]
-    outcomes = await _evaluate(
-        session=session, participant=participant, entries=[(r, None) for r in upcoming], known=known
-    )
+    upcoming = [Judgement(_NextVersion(r), known=flags) for r, flags in zip(readings, known, strict=True)]
+    outcomes = await _evaluate(session=session, participant=participant, entries=upcoming)
     for reading, before, outcome in zip(readings, known, outcomes, strict=True):
         lost = (before - set(outcome.flags)) & MEAL_DEPENDENT_FLAGS
         if lost:
@@ -131,150 +148,197 @@ class _NextVersion:
         return getattr(self._entry, name)
 
 
+@dataclass
+class _Evaluation:
+    """What one evaluation reads once for all its entries: the protocol and, for a batch, the meals."""
+
+    session: AsyncSession
+    participant: Participant
+    protocol: ProtocolSettings | None = None
+    version: int = 0
+    meals: MealIndex | None = None  # a batch's meals, read once
+    prefetched: Lookups | None = None  # a single entry's lookups, read by the caller's statement
+
+    async def meals_around(self, entry: DiaryEntryLike) -> tuple[datetime | None, datetime | None]:
+        """(the last meal before the reading, its linked meal); the protocol too when not read yet, in the
+        same round trip."""
+        if self.meals is not None:
+            latest, linked = self.meals.around(entry)
+            if linked is None and needs_meals(entry) and entry.data.get("meal_id"):
+                linked = await self.meals.linked(
+                    session=self.session, participant=self.participant, entry=entry
+                )
+            return latest, linked
+        if self.prefetched is not None:
+            found, latest, linked = self.prefetched
+        else:
+            found, latest, linked = await lookups(
+                session=self.session,
+                participant=self.participant,
+                entry=entry,
+                with_version=self.protocol is None,
+            )
+        if self.protocol is None:
+            assert found is not None
+            self.version = found
+            self.protocol = await settings_of(
+                session=self.session, study_id=self.participant.study_id, version=found
+            )
+        return latest, linked
+
+
 async def _evaluate(
     *,
     session: AsyncSession,
     participant: Participant,
-    entries: list[tuple[DiaryEntryLike, dict[str, Any] | None]],
-    known: list[set[str]] | None = None,
+    entries: list[Judgement],
     prefetched: Lookups | None = None,
     given: tuple[ProtocolSettings, int] | None = None,
 ) -> list[RuleOutcome]:
-    """`known`: flags each entry already had (re-judging); only flags outside them raise alerts.
-    `prefetched`: the lookups of a single entry, read by the caller (see `prefetch`); `given`: the protocol
-    and its version, read by the caller."""
-    outcomes = [RuleOutcome() for _ in entries]
-    if not entries:
-        return outcomes
-    protocol: ProtocolSettings | None = given[0] if given else None
-    version = given[1] if given else 0
-    meals: MealIndex | None = None
-    judged = [e for e, _ in entries if not e.voided and e.kind in JUDGED_KINDS]
+    """Judge each entry, then run the dose-review patterns the entries can complete, then raise or join the
+    alerts. `prefetched`: the lookups of a single entry, read by the caller (see `prefetch`); `given`: the
+    protocol and its version, read by the caller."""
+    evaluation = _Evaluation(session, participant, prefetched=prefetched if len(entries) == 1 else None)
+    if given is not None:
+        evaluation.protocol, evaluation.version = given
+    judged = [j.entry for j in entries if not j.entry.voided and j.entry.kind in JUDGED_KINDS]
     if len(judged) > 1:
         # a batch: the protocol version and every meal the readings can refer to, in two queries in all
-        if protocol is None:
-            protocol, version = await protocol_for(session=session, study_id=participant.study_id)
-        meals = await MealIndex.load(session=session, participant=participant, entries=judged)
-    conditions: list[list[alerts.Condition]] = [[] for _ in entries]
-    patterns: list[list[str]] = [[] for _ in entries]  # the flags each entry brings to the pattern rules
-    patterned: list[int] = []
-    for i, (entry, previous) in enumerate(entries):
-        if previous is not None and cause_changed(entry, previous):
-            outcomes[i].alert_ids += await alerts.record_cause_change(
-                session=session, entry_id=entry.id, version=entry.version, voided=entry.voided
+        if evaluation.protocol is None:
+            evaluation.protocol, evaluation.version = await protocol_for(
+                session=session, study_id=participant.study_id
             )
-        if entry.voided:
-            # a void keeps the flags the entry had: the record stays as it was, only out of every count
-            outcomes[i].flags = list((previous or {}).get("flags") or [])
-            continue
-        if entry.kind not in JUDGED_KINDS:
-            continue
-        if meals is not None:
-            latest, linked = meals.around(entry)
-            if linked is None and needs_meals(entry) and entry.data.get("meal_id"):
-                linked = await meals.linked(session=session, participant=participant, entry=entry)
-        else:
-            if prefetched is not None and len(entries) == 1:
-                found, latest, linked = prefetched
-            else:
-                found, latest, linked = await lookups(
-                    session=session, participant=participant, entry=entry, with_version=protocol is None
-                )
-            if protocol is None:
-                assert found is not None
-                version = found
-                protocol = await settings_of(session=session, study_id=participant.study_id, version=version)
-        assert protocol is not None
-        timing = meal_timing(entry, latest, linked, protocol)
-        flags = classify.classify_entry(
-            kind=entry.kind,
-            data=entry.data,
-            local_date=entry.local_date,
-            timing=timing,
-            birth_date=participant.birth_date,
-            protocol=protocol,
+        evaluation.meals = await MealIndex.load(session=session, participant=participant, entries=judged)
+    for judgement in entries:
+        await _judge(evaluation, judgement)
+    if evaluation.protocol is not None:
+        await _review_doses(evaluation, entries)
+        await _raise_alerts(evaluation, entries)
+    return [j.outcome for j in entries]
+
+
+async def _judge(evaluation: _Evaluation, judgement: Judgement) -> None:
+    """The entry's flags, the safety alerts they raise, and the flags it brings to the patterns."""
+    entry, previous = judgement.entry, judgement.previous
+    if previous is not None and cause_changed(entry, previous):
+        judgement.outcome.alert_ids += await alerts.record_cause_change(
+            session=evaluation.session, entry_id=entry.id, version=entry.version, voided=entry.voided
         )
-        outcomes[i].flags = flags
-        fresh = [f for f in flags if f not in known[i]] if known is not None else flags
-        conditions[i] = safety_conditions(entry, fresh, protocol) if fresh or known is None else []
-        # re-judged after a meal: the meal-dependent flags feed the patterns again even when unchanged, since
-        # what they are paired with changed (the meal type a postprandial value follows, say)
-        patterns[i] = [f for f in flags if f in fresh or f in MEAL_DEPENDENT_FLAGS]
-        if dose_review_applies(entry, patterns[i]):
-            patterned.append(i)
-    if protocol is None:
-        return outcomes
-    if patterned:
-        chosen = [entries[i][0] for i in patterned]
-        current = {entries[i][0].id: outcomes[i].flags for i in range(len(entries)) if outcomes[i].flags}
-        window = await load_window(
-            session=session,
-            participant_id=participant.id,
-            first_day=min(e.local_date for e in chosen),
-            today=max(e.local_date for e in chosen),
-            span=(min(e.occurred_at for e in chosen), max(e.occurred_at for e in chosen)),
-            protocol=protocol,
-            evaluated=[
-                Evaluated(
-                    e.id, e.kind, e.occurred_at, e.local_date, e.data, outcomes[i].flags, e.utc_offset_minutes
-                )
-                for i, (e, _) in enumerate(entries)
-                if not e.voided
-            ],
+    if entry.voided:
+        # a void keeps the flags the entry had: the record stays as it was, only out of every count
+        judgement.outcome.flags = list((previous or {}).get("flags") or [])
+        return
+    if entry.kind not in JUDGED_KINDS:
+        return
+    latest, linked = await evaluation.meals_around(entry)
+    protocol = evaluation.protocol
+    assert protocol is not None
+    flags = classify.classify_entry(
+        kind=entry.kind,
+        data=entry.data,
+        local_date=entry.local_date,
+        timing=meal_timing(entry, latest, linked, protocol),
+        birth_date=evaluation.participant.birth_date,
+        protocol=protocol,
+    )
+    judgement.outcome.flags = flags
+    known = judgement.known
+    fresh = flags if known is None else [f for f in flags if f not in known]
+    if fresh or known is None:
+        judgement.conditions = safety_conditions(entry, fresh, protocol)
+    # re-judged after a meal: the meal-dependent flags feed the patterns again even when unchanged, since
+    # what they are paired with changed (the meal type a postprandial value follows, say)
+    judgement.patterns = [f for f in flags if f in fresh or f in MEAL_DEPENDENT_FLAGS]
+    judgement.reviews = dose_review_applies(entry, judgement.patterns)
+
+
+async def _review_doses(evaluation: _Evaluation, judgements: list[Judgement]) -> None:
+    """The dose-review suggestions the entries complete, on one window read for all of them."""
+    reviewing = [j for j in judgements if j.reviews]
+    protocol = evaluation.protocol
+    if not reviewing or protocol is None:
+        return
+    chosen = [j.entry for j in reviewing]
+    window = await load_window(
+        session=evaluation.session,
+        participant_id=evaluation.participant.id,
+        first_day=min(e.local_date for e in chosen),
+        today=max(e.local_date for e in chosen),
+        span=(min(e.occurred_at for e in chosen), max(e.occurred_at for e in chosen)),
+        protocol=protocol,
+        evaluated=[_evaluated(j) for j in judgements if not j.entry.voided],
+    )
+    current = {j.entry.id: j.outcome.flags for j in judgements if j.outcome.flags}
+    memo: dict[Any, Any] = {}
+    made: dict[int, alerts.Condition] = {}  # by the (memoised) suggestion it was made of
+    for judgement in reviewing:
+        window.today = judgement.entry.local_date
+        for suggestion in dose_review_suggestions(
+            window, judgement.entry, judgement.patterns, protocol, memo
+        ):
+            if id(suggestion) not in made:
+                made[id(suggestion)] = await _dose_review_condition(evaluation, suggestion, current)
+            judgement.conditions.append(made[id(suggestion)])
+
+
+def _evaluated(judgement: Judgement) -> Evaluated:
+    e = judgement.entry
+    return Evaluated(
+        e.id, e.kind, e.occurred_at, e.local_date, e.data, judgement.outcome.flags, e.utc_offset_minutes
+    )
+
+
+async def _dose_review_condition(
+    evaluation: _Evaluation, suggestion: Suggestion, current: dict[uuid.UUID, list[str]]
+) -> alerts.Condition:
+    """The alert a suggestion raises; the window counts fasting days, and the readings themselves are read
+    (once) when a rule that needs them fires."""
+    assert evaluation.protocol is not None
+    if suggestion.evidence_days:
+        evidence = await fasting_evidence(
+            session=evaluation.session,
+            participant_id=evaluation.participant.id,
+            days=suggestion.evidence_days,
+            protocol=evaluation.protocol,
+            current=current,
         )
-        memo: dict[Any, Any] = {}
-        made: dict[int, alerts.Condition] = {}  # by the (memoised) suggestion it was made of
-        for i in patterned:
-            entry = entries[i][0]
-            window.today = entry.local_date
-            for suggestion in dose_review_suggestions(window, entry, patterns[i], protocol, memo):
-                if id(suggestion) in made:
-                    conditions[i].append(made[id(suggestion)])
-                    continue
-                complete = suggestion
-                if suggestion.evidence_days:
-                    # the window counts fasting days; the readings themselves are read once a rule fires
-                    evidence = await fasting_evidence(
-                        session=session,
-                        participant_id=participant.id,
-                        days=suggestion.evidence_days,
-                        protocol=protocol,
-                        current=current,
-                    )
-                    complete = with_fasting_evidence(suggestion, evidence)
-                made[id(suggestion)] = alerts.Condition(
-                    complete.kind,
-                    AlertCategory.dose_review,
-                    Severity(complete.severity),
-                    complete.rule,
-                    complete.fold_key,
-                    complete.entry_ids,
-                    complete.details,
-                )
-                conditions[i].append(made[id(suggestion)])
-    position = {e.id: i for i, (e, _) in enumerate(entries)}
-    versions = {e.id: e.version for e, _ in entries}  # the versions being written (a re-judged one's next)
-    evidence_linked: dict[uuid.UUID, set[uuid.UUID]] = {}  # alert -> evidence linked in this evaluation
-    for i, (entry, _previous) in enumerate(entries):
-        for condition in conditions[i]:
+        suggestion = with_fasting_evidence(suggestion, evidence)
+    return alerts.Condition(
+        suggestion.kind,
+        AlertCategory.dose_review,
+        suggestion.severity,
+        suggestion.rule,
+        suggestion.fold_key,
+        suggestion.entry_ids,
+        suggestion.details,
+    )
+
+
+async def _raise_alerts(evaluation: _Evaluation, judgements: list[Judgement]) -> None:
+    """Raise or join each entry's alerts; the evidence an alert links names it too: in its own outcome when
+    judged now, else (`evidence_of`) for the diary to add."""
+    assert evaluation.protocol is not None
+    by_id = {j.entry.id: j for j in judgements}
+    versions = {j.entry.id: j.entry.version for j in judgements}  # the versions being written
+    linked: dict[uuid.UUID, set[uuid.UUID]] = {}  # alert -> evidence linked in this evaluation
+    for judgement in judgements:
+        entry = judgement.entry
+        for condition in judgement.conditions:
             alert, linked_now = await alerts.raise_or_join(
-                session=session,
-                participant=participant,
+                session=evaluation.session,
+                participant=evaluation.participant,
                 condition=condition,
-                protocol_version=version,
-                fold_hours=protocol.alert_fold_hours,
+                protocol_version=evaluation.version,
+                fold_hours=evaluation.protocol.alert_fold_hours,
                 occurred_at=entry.occurred_at,
                 trigger=(entry.id, entry.version),
                 versions=versions,
-                linked=evidence_linked,
+                linked=linked,
             )
-            if alert.id not in outcomes[i].alert_ids:
-                outcomes[i].alert_ids.append(alert.id)
-            # the evidence names the alert too: in its own outcome if judged now, else for the diary to add
+            judgement.outcome.names(alert.id)
             for entry_id in linked_now:
-                j = position.get(entry_id)
-                if j is None:
-                    outcomes[i].evidence_of.append((entry_id, alert.id))
-                elif alert.id not in outcomes[j].alert_ids:
-                    outcomes[j].alert_ids.append(alert.id)
-    return outcomes
+                other = by_id.get(entry_id)
+                if other is None:
+                    judgement.outcome.evidence_of.append((entry_id, alert.id))
+                else:
+                    other.outcome.names(alert.id)
