@@ -22,6 +22,7 @@ from core.reports import service
 from tests import factories as f
 from tests.api.reports_cohort import build_cohort
 from tests.factories import entries_path, entry_body
+from tests.urls import API
 
 ALL_REPORTS = ("hypoglycemia", "glycemic-control", "insulin", "visits", "completeness", "exercise")
 
@@ -48,7 +49,7 @@ async def test_every_report_csv_is_its_json_rows_whatever_the_chunk(
     cohort = await build_cohort(client, session)
     headers = f.auth_headers(cohort.users["statistician"])
     for report in ALL_REPORTS:
-        url = f"/api/v1/studies/{cohort.study.id}/reports/{report}"
+        url = f"{API}/studies/{cohort.study.id}/reports/{report}"
         as_json = (await client.get(url, headers=headers)).json()
         streamed = await client.get(url, params={"format": "csv"}, headers=headers)
         assert streamed.status_code == 200, streamed.text
@@ -71,7 +72,7 @@ async def test_stream_results_hands_rows_over_in_chunks(session: AsyncSession) -
     assert parts == [["C-0", "C-1"], ["C-2", "C-3"], ["C-4"]]
 
 
-READINGS = "/api/v1/studies/{}/export/readings"
+READINGS = API + "/studies/{}/export/readings"
 
 
 async def _study_with_readings(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, Any]:
@@ -231,7 +232,7 @@ async def test_exports_stream_on_the_services_own_sessions(committing_client: ht
         patch.setattr(service, "STREAM_CHUNK_ROWS", 1)
         export = await committing_client.get(READINGS.format(study.id), headers=statistician)
         report = await committing_client.get(
-            f"/api/v1/studies/{study.id}/reports/glycemic-control",
+            f"{API}/studies/{study.id}/reports/glycemic-control",
             params={"format": "csv"},
             headers=statistician,
         )
