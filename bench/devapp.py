@@ -34,29 +34,6 @@ def _without_token_cache(app: FastAPI) -> None:
     _swap(security, "_verified_token", security._verified_token.__wrapped__)
 
 
-def _no_prefetch(*args: Any, **kwargs: Any) -> None:
-    """core.rules.lookups.prefetch answering "nothing to read along" whatever it is asked."""
-    return None
-
-
-def _without_prefetch(app: FastAPI) -> None:
-    """The rules read what they need themselves instead of riding in the entry's INSERT (pg_create.create)."""
-    from core.rules import lookups
-
-    _swap(lookups, "prefetch", _no_prefetch)
-
-
-def _without_executemany(app: FastAPI) -> None:
-    """A batch's rows go through SQLAlchemy's executemany (as on SQLite), not asyncpg's directly."""
-    from core.diary import pg_create
-
-    async def insert_many(session: Any, table: Any, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            await session.execute(table.insert(), rows)
-
-    _swap(pg_create, "insert_many", insert_many)
-
-
 def _without_raw_answers(app: FastAPI) -> None:
     """Stored JSON answers parsed, validated by the route's response model and serialised again, as FastAPI
     does for a route that returns data instead of bytes (the cost the raw answers avoid)."""
@@ -76,7 +53,6 @@ def _without_rules(app: FastAPI) -> None:
     """No protocol rules after a write: their cost is the diary POST against this (not a device)."""
     from core.diary import rejudge
     from core.diary import service as diary_service
-    from core.rules import lookups
     from core.rules import service as rules_service
 
     async def judge_nothing(*, entries: list[Any], **_: Any) -> list[Any]:
@@ -86,15 +62,12 @@ def _without_rules(app: FastAPI) -> None:
         return 0
 
     _swap(rules_service, "_evaluate", judge_nothing)
-    _swap(lookups, "prefetch", _no_prefetch)
     _swap(diary_service, "rejudge_near_meal", rejudge_nothing)
     _swap(rejudge, "rejudge_near_meal", rejudge_nothing)
 
 
 WITHOUT: dict[str, Callable[[FastAPI], None]] = {
     "token_cache": _without_token_cache,
-    "prefetch": _without_prefetch,
-    "executemany": _without_executemany,
     "raw_answers": _without_raw_answers,
     "rules": _without_rules,
 }

@@ -38,13 +38,6 @@ def without(name: str) -> ServerSpec:
 VARIANTS = (
     ("diary_post", "rules", "diary_post_norules", "diary_post with the protocol rules off (their cost)"),
     ("diary_post", "token_cache", "diary_post_no_token_cache", "diary_post verifying every token again"),
-    ("diary_post", "prefetch", "diary_post_no_prefetch", "diary_post with the rules' lookups on their own"),
-    (
-        "diary_batch",
-        "executemany",
-        "diary_batch_no_executemany",
-        "diary_batch through SQLAlchemy's executemany",
-    ),
     ("diary_list", "raw_answers", "diary_list_no_raw", "diary_list validated and serialised by pydantic"),
     (
         "diary_changes",

@@ -60,8 +60,6 @@ class Checks:
 # (device, scenario with it, scenario without it): measured with wrk in the same invocation (bench/devapp.py)
 DEVICES = (
     ("verified-token cache (core/security.py)", "diary_post", "diary_post_no_token_cache"),
-    ("rules' lookups in the insert (pg_create.create)", "diary_post", "diary_post_no_prefetch"),
-    ("asyncpg executemany for batches (pg_create.insert_many)", "diary_batch", "diary_batch_no_executemany"),
     ("raw pre-serialised answers (diary routes): list", "diary_list", "diary_list_no_raw"),
     ("raw pre-serialised answers (diary routes): changes", "diary_changes", "diary_changes_no_raw"),
     ("the protocol rules themselves (not a device: their cost)", "diary_post", "diary_post_norules"),

@@ -231,7 +231,7 @@ def utc_now_column_default() -> datetime:
 # ---- one translation of database failures ---------------------------------------------------------------------
 # Routes, jobs and the readiness probe ask one question of a failure from the database layer: what does it mean
 # for the caller? The answer is read from PostgreSQL's SQLSTATE (on SQLAlchemy's wrapper or on a bare asyncpg
-# error from the batch's executemany) or from SQLite's message, which is all SQLite gives.
+# error) or from SQLite's message, which is all SQLite gives.
 
 
 class DatabaseFault(StrEnum):

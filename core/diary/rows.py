@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import clock
 from core.access import Actor
 from core.config import get_settings
-from core.db import insert_for, is_postgres
-from core.diary import entries, links, pg_create
+from core.db import insert_for
+from core.diary import entries, links
 from core.diary.entries import NewEntry, Row, SourceApp
 from core.diary.kinds import EntryModel
 from core.diary.parsing import canonical_hash, parse_entry
@@ -200,8 +200,6 @@ async def insert_new_rows(session: AsyncSession, rows: list[NewEntry], factor: f
 
 
 async def insert_many(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Rows of one table in one go: asyncpg's executemany on PostgreSQL, an executemany insert otherwise."""
-    if is_postgres(session):
-        await pg_create.insert_many(session, table, rows)
-    elif rows:
+    """Rows of one table in one go (SQLAlchemy's executemany: on PostgreSQL, multi-row INSERTs)."""
+    if rows:
         await session.execute(table.insert(), rows)

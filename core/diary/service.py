@@ -45,7 +45,6 @@ from core.errors import Conflict, FieldProblem, InvalidInput, PreconditionFailed
 from core.models.diary import DiaryEntry, DiaryEntryVersion
 from core.models.study import Participant
 from core.protocol import ProtocolSettings
-from core.rules import lookups as rule_lookups
 from core.rules import service as rules_service
 from core.text import refuse_nul
 
@@ -63,7 +62,6 @@ async def apply_rules(
     participant: Participant,
     row: Row,
     previous: dict[str, Any] | None,
-    prefetched: rule_lookups.Lookups | None = None,
     protocol: tuple[ProtocolSettings, int] | None = None,
 ) -> bool:
     """Run the protocol rules on a flushed entry; store its flags and alerts. True when they changed."""
@@ -72,7 +70,6 @@ async def apply_rules(
         participant=participant,
         entry=row,
         previous=previous,
-        prefetched=prefetched,
         protocol=protocol,
     )
     await name_alerts_on_evidence(session=session, participant=participant, outcomes=[outcome])
@@ -107,15 +104,10 @@ async def record_entry(
     )
     first = version_values(row, op="create", actor=actor, at=row.received_at, reason=None)
     glucose = entries.glucose_values(row, factor_of(protocol)) if row.kind == "glucose" else None
-    prefetched: rule_lookups.Lookups | None = None
     if is_postgres(session):
-        # the rules' reads ride along in the insert's statement: one round trip fewer per reading
-        plan = rule_lookups.prefetch(participant, row, with_version=protocol is None)
-        extra = (plan.columns, plan.params) if plan else None
-        created = await pg_create.create(session, row_values(row), first, glucose, extra)
+        created = await pg_create.create(session, row_values(row), first, glucose)
         if created is not None:
             row.change_seq = created[1]
-            prefetched = plan.values(created[2:]) if plan else None
     else:
         created = await _create_plain(session, row, first, glucose)
     if created is None:
@@ -129,7 +121,6 @@ async def record_entry(
         participant=participant,
         row=row,
         previous=None,
-        prefetched=prefetched,
         protocol=protocol,
     ):
         await session.execute(

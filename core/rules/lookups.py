@@ -1,6 +1,5 @@
 """What the rules read for an entry: the protocol in force (parsed once per version), the meals around a
-reading (one query, or prefetched in the insert's own statement on PostgreSQL, or one index for a batch) and
-the meal timing they give."""
+reading (one query, or one index for a batch) and the meal timing they give."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, bindparam, null
+from sqlalchemy import bindparam, null
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -79,13 +78,10 @@ JUDGED_KINDS = frozenset({"glucose", "hypo_event", "illness"})
 
 
 @lru_cache(maxsize=8)
-def _lookup_columns(
-    with_version: bool, with_meals: bool, with_linked: bool
-) -> tuple[ColumnElement[Any], ...]:
-    """What `lookups` reads, as scalar subqueries, built once per shape: values travel as bound parameters
-    (typed by the columns they meet), so each call only binds them (building a statement took more CPU than
-    running it). `lookups` selects them alone; `prefetch` hands them to the entry's insert."""
-    columns: list[ColumnElement[Any]] = []
+def _lookup_statement(with_version: bool, with_meals: bool, with_linked: bool) -> Any:
+    """The lookup query of `lookups`, built once per shape: values travel as bound parameters (typed by the
+    columns they meet), so each call only binds them (building the statement took more CPU than running it)."""
+    columns: list[Any] = []
     if with_version:
         columns.append(
             select(Study.protocol_version).where(col(Study.id) == bindparam("l_study_id")).scalar_subquery()
@@ -114,12 +110,7 @@ def _lookup_columns(
             if with_linked
             else null()
         )
-    return tuple(columns)
-
-
-@lru_cache(maxsize=8)
-def _lookup_statement(with_version: bool, with_meals: bool, with_linked: bool) -> Any:
-    return select(*_lookup_columns(with_version, with_meals, with_linked))
+    return select(*columns)
 
 
 def _lookup_params(
@@ -162,33 +153,6 @@ async def lookups(
         return None, None, None
     statement = _lookup_statement(with_version, with_meals, linked)
     return _lookup_values((await session.execute(statement, params)).one(), with_version)
-
-
-@dataclass(frozen=True)
-class Prefetch:
-    """What evaluate_entry would read for a new entry, for the caller to read in its own statement."""
-
-    columns: tuple[ColumnElement[Any], ...]  # scalar subqueries, their parameters named l_*
-    params: dict[str, Any]
-    with_version: bool = True
-
-    def values(self, row: Sequence[Any]) -> Lookups:
-        """The lookups from the values the columns returned."""
-        return _lookup_values(row, with_version=self.with_version)
-
-
-def prefetch(
-    participant: Participant, entry: DiaryEntryLike, *, with_version: bool = True
-) -> Prefetch | None:
-    """The rules' reads for a new entry as columns for a SELECT, or None when the rules read nothing:
-    core/diary/pg_create.py adds them to its insert, saving the rules a round trip on the hot path.
-    `with_version`: False when the caller read the protocol already (and passes it to evaluate_entry)."""
-    if entry.voided or entry.kind not in JUDGED_KINDS:
-        return None
-    with_meals, linked, params = _lookup_params(participant, entry, with_version=with_version)
-    if not (with_version or with_meals):
-        return None
-    return Prefetch(_lookup_columns(with_version, with_meals, linked), params, with_version)
 
 
 @dataclass

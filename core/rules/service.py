@@ -30,7 +30,6 @@ from core.rules.dose_review import Suggestion
 from core.rules.lookups import (
     JUDGED_KINDS,
     DiaryEntryLike,
-    Lookups,
     MealIndex,
     lookups,
     meal_timing,
@@ -77,21 +76,18 @@ async def evaluate_entry(
     participant: Participant,
     entry: DiaryEntryLike,
     previous: dict[str, Any] | None = None,
-    prefetched: Lookups | None = None,
     protocol: tuple[ProtocolSettings, int] | None = None,
 ) -> RuleOutcome:
     """Classify a just-written (flushed) entry and raise or join the alerts it causes.
 
     `previous` is the prior version's snapshot for edits and voids (None for a new entry): alerts that the
-    entry caused record the change and stay open for a clinician to resolve. `prefetched`: what the rules
-    would read, already read by the caller's statement (`prefetch`). `protocol`: the protocol in force and
-    its version, when the caller read it already.
+    entry caused record the change and stay open for a clinician to resolve. `protocol`: the protocol in force
+    and its version, when the caller read it already.
     """
     outcomes = await _evaluate(
         session=session,
         participant=participant,
         entries=[Judgement(entry, previous)],
-        prefetched=prefetched,
         given=protocol,
     )
     return outcomes[0]
@@ -157,7 +153,6 @@ class _Evaluation:
     protocol: ProtocolSettings | None = None
     version: int = 0
     meals: MealIndex | None = None  # a batch's meals, read once
-    prefetched: Lookups | None = None  # a single entry's lookups, read by the caller's statement
 
     async def meals_around(self, entry: DiaryEntryLike) -> tuple[datetime | None, datetime | None]:
         """(the last meal before the reading, its linked meal); the protocol too when not read yet, in the
@@ -169,15 +164,12 @@ class _Evaluation:
                     session=self.session, participant=self.participant, entry=entry
                 )
             return latest, linked
-        if self.prefetched is not None:
-            found, latest, linked = self.prefetched
-        else:
-            found, latest, linked = await lookups(
-                session=self.session,
-                participant=self.participant,
-                entry=entry,
-                with_version=self.protocol is None,
-            )
+        found, latest, linked = await lookups(
+            session=self.session,
+            participant=self.participant,
+            entry=entry,
+            with_version=self.protocol is None,
+        )
         if self.protocol is None:
             assert found is not None
             self.version = found
@@ -192,13 +184,11 @@ async def _evaluate(
     session: AsyncSession,
     participant: Participant,
     entries: list[Judgement],
-    prefetched: Lookups | None = None,
     given: tuple[ProtocolSettings, int] | None = None,
 ) -> list[RuleOutcome]:
     """Judge each entry, then run the dose-review patterns the entries can complete, then raise or join the
-    alerts. `prefetched`: the lookups of a single entry, read by the caller (see `prefetch`); `given`: the
-    protocol and its version, read by the caller."""
-    evaluation = _Evaluation(session, participant, prefetched=prefetched if len(entries) == 1 else None)
+    alerts. `given`: the protocol and its version, read by the caller."""
+    evaluation = _Evaluation(session, participant)
     if given is not None:
         evaluation.protocol, evaluation.version = given
     judged = [j.entry for j in entries if not j.entry.voided and j.entry.kind in JUDGED_KINDS]

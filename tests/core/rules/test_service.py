@@ -343,12 +343,10 @@ async def test_the_benchs_switch_judges_nothing(
     from bench import devapp
     from core.diary import rejudge
     from core.diary import service as diary_service
-    from core.rules import lookups
     from core.rules import service as rules_service
 
     for module, name in (
         (rules_service, "_evaluate"),
-        (lookups, "prefetch"),
         (diary_service, "rejudge_near_meal"),
         (rejudge, "rejudge_near_meal"),
     ):
