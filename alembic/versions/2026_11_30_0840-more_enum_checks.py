@@ -5,23 +5,23 @@ alert's kind, the diary's kind, roles, units and contexts, visit, outbox, notifi
 refuse any other value now too, the same way: a CHECK on PostgreSQL, BEFORE INSERT / UPDATE triggers on SQLite.
 (delivery_attempt's channel and outcome had their CHECK from the start.)
 
-Revision ID: 0019_more_enum_checks
-Revises: 0018_enum_checks
-Create Date: 2026-11-30 07:40:00
+Revision ID: 0020_more_enum_checks
+Revises: 0019_endpoint_snapshots
+Create Date: 2026-11-30 08:40:00
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0019_more_enum_checks"
-down_revision: str | Sequence[str] | None = "0018_enum_checks"
+revision: str = "0020_more_enum_checks"
+down_revision: str | Sequence[str] | None = "0019_endpoint_snapshots"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 ROLES = ("participant", "guardian", "clinician", "coordinator", "statistician", "admin")
 SEVERITIES = ("info", "warning", "urgent", "critical")
-MESSAGE_CATEGORIES = ("alert", "dose_review", "operational", "reminder", "own_alert")
+MESSAGE_CATEGORIES = ("alert", "dose_review", "operational", "reminder", "own_alert", "summary")
 
 # (table, column, allowed values, nullable): the values of the core enums as of this revision
 CHECKED = (
