@@ -141,7 +141,7 @@ async def requeue_dead(
     now = clock.now()
     for message in dead:
         before = {"status": message.status, "attempts": message.attempts, "last_error": message.last_error}
-        message.status = OutboxStatus.pending.value
+        message.status = OutboxStatus.pending
         message.due_at = now
         message.attempts = 0
         message.claimed_by = message.lease_until = None
