@@ -5,8 +5,8 @@ alert's kind, the diary's kind, roles, units and contexts, visit, outbox, notifi
 refuse any other value now too, the same way: a CHECK on PostgreSQL, BEFORE INSERT / UPDATE triggers on SQLite.
 (delivery_attempt's channel and outcome had their CHECK from the start.)
 
-Revision ID: 0020_more_enum_checks
-Revises: 0019_endpoint_snapshots
+Revision ID: 0021_more_enum_checks
+Revises: 0020_requeue
 Create Date: 2026-11-30 08:40:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0020_more_enum_checks"
-down_revision: str | Sequence[str] | None = "0019_endpoint_snapshots"
+revision: str = "0021_more_enum_checks"
+down_revision: str | Sequence[str] | None = "0020_requeue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
