@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -115,61 +116,99 @@ def _by_frame(rows: list[dict[str, Any]], key: str) -> dict[int, list[dict[str, 
     return grouped
 
 
-def chart_of(report: Report, months: int) -> Chart | None:
-    """The report's small chart: figures over every site per frame (per week, per visit month)."""
-    name = report.name
-    if name == "hypoglycemia":
-        rows = _all_sites(report.aggregates)
-        chart = Chart("Episodes per 100 patient-years, all sites", "frame", "per 100 patient-years")
-        chart.xs = [r["frame"] for r in rows]
-        chart.series = [
-            Series("all episodes", [r["episodes_per_100_patient_years"] for r in rows]),
-            Series("severe", [r["severe_per_100_patient_years"] for r in rows]),
-        ]
-    elif name == "glycemic-control":
-        rows = _all_sites(report.aggregates)
-        chart = Chart("Fasting readings in range and readings below 70 mg/dL, all sites", "frame", "%")
-        chart.xs = [r["frame"] for r in rows]
-        chart.series = [
-            Series("fasting in range", [r["fasting_in_range_pct"] for r in rows]),
-            Series("below 70 mg/dL", [r["below_70_pct"] for r in rows]),
-        ]
-    elif name == "visits":
-        rows = _all_sites(report.aggregates)
-        chart = Chart("Mean HbA1c of completed visits, all sites", "month", "HbA1c %")
-        chart.xs = [r["month"] for r in rows]
-        chart.series = [Series("HbA1c", [r["hba1c_percent_mean"] for r in rows])]
-    elif name == "completeness":
-        weeks = _by_frame(report.rows, "week")
-        chart = Chart("Days with a fasting reading, % of days on study, all participants", "week", "%")
-        chart.xs = sorted(weeks)
-        values: list[float | None] = []
-        for week in chart.xs:
-            expected = sum(r["expected_fasting"] for r in weeks[week])
-            logged = sum(r["days_with_fasting"] for r in weeks[week])
-            values.append(round(100 * logged / expected, 1) if expected else None)
-        chart.series = [Series("completeness", values)]
-    else:
-        frames = _by_frame(report.rows, "frame")
-        chart = Chart(*_MEANS[name][0])
-        chart.xs = sorted(frames)
-        chart.series = [
-            Series(label, [_mean([r[key] for r in frames[f]]) for f in chart.xs])
-            for label, key in _MEANS[name][1]
-        ]
-    return chart if chart.xs else None
+Rows = list[dict[str, Any]]
+Figure = Callable[[Rows], float | None]  # one point's value from the rows at that point
 
 
-_MEANS: dict[str, tuple[tuple[str, str, str], list[tuple[str, str]]]] = {
-    "insulin": (
-        ("Mean total daily insulin dose of the participants", "frame", "IU/day"),
-        [("TDD", "tdd_iu")],
+def _column(name: str) -> Figure:
+    """An aggregate point is one all-sites row: its figure as the report computed it."""
+    return lambda rows: rows[0][name]
+
+
+def _mean_of(name: str) -> Figure:
+    return lambda rows: _mean([r[name] for r in rows])
+
+
+def _percent_of(part: str, whole: str) -> Figure:
+    def percent(rows: Rows) -> float | None:
+        total = sum(r[whole] for r in rows)
+        return round(100 * sum(r[part] for r in rows) / total, 1) if total else None
+
+    return percent
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    title: str
+    x: str  # the rows' key the chart runs along, also the x axis's label
+    y_label: str
+    series: tuple[tuple[str, Figure], ...]  # label, figure
+    # True: a point per all-sites aggregate row, in the report's order; False: the participants' rows per x
+    aggregated: bool = True
+
+
+# one chart per report: figures over every site per frame (per week, per visit month)
+CHARTS = {
+    "hypoglycemia": ChartSpec(
+        "Episodes per 100 patient-years, all sites",
+        "frame",
+        "per 100 patient-years",
+        (
+            ("all episodes", _column("episodes_per_100_patient_years")),
+            ("severe", _column("severe_per_100_patient_years")),
+        ),
     ),
-    "exercise": (
-        ("Mean exercise minutes per week of the participants", "frame", "min/week"),
-        [("minutes per week", "minutes_per_week"), ("regimen", "regimen_minutes_per_week")],
+    "glycemic-control": ChartSpec(
+        "Fasting readings in range and readings below 70 mg/dL, all sites",
+        "frame",
+        "%",
+        (("fasting in range", _column("fasting_in_range_pct")), ("below 70 mg/dL", _column("below_70_pct"))),
+    ),
+    "visits": ChartSpec(
+        "Mean HbA1c of completed visits, all sites",
+        "month",
+        "HbA1c %",
+        (("HbA1c", _column("hba1c_percent_mean")),),
+    ),
+    "completeness": ChartSpec(
+        "Days with a fasting reading, % of days on study, all participants",
+        "week",
+        "%",
+        (("completeness", _percent_of("days_with_fasting", "expected_fasting")),),
+        aggregated=False,
+    ),
+    "insulin": ChartSpec(
+        "Mean total daily insulin dose of the participants",
+        "frame",
+        "IU/day",
+        (("TDD", _mean_of("tdd_iu")),),
+        aggregated=False,
+    ),
+    "exercise": ChartSpec(
+        "Mean exercise minutes per week of the participants",
+        "frame",
+        "min/week",
+        (
+            ("minutes per week", _mean_of("minutes_per_week")),
+            ("regimen", _mean_of("regimen_minutes_per_week")),
+        ),
+        aggregated=False,
     ),
 }
+
+
+def chart_of(report: Report, months: int) -> Chart | None:
+    """The report's small chart as CHARTS describes it; None when it has no point to draw."""
+    spec = CHARTS[report.name]
+    if spec.aggregated:
+        points = [(row[spec.x], [row]) for row in _all_sites(report.aggregates)]
+    else:
+        grouped = _by_frame(report.rows, spec.x)
+        points = [(x, grouped[x]) for x in sorted(grouped)]
+    if not points:
+        return None
+    series = [Series(label, [figure(rows) for _x, rows in points]) for label, figure in spec.series]
+    return Chart(spec.title, spec.x, spec.y_label, [x for x, _rows in points], series)
 
 
 def view_of(report: Report, *, months: int, frame: int | None) -> ReportView:
