@@ -1,7 +1,8 @@
 """enqueue(): adds a message row in the caller's transaction; it never sends (notifications/ dispatches).
 
 A rolled-back write therefore leaves no message, and a committed one always has its messages. `enqueue_about`
-routes a message about a participant to its recipients (core.recipients) and queues one row for each.
+routes a message about a participant to its recipients (core.recipients) and queues one row for each;
+`enqueue_each` does so for each message a job found due, and counts them as the job reports.
 `requeue_dead` returns dead letters to the queue (`glucodiary notifications requeue`).
 """
 
@@ -98,6 +99,44 @@ async def enqueue_about(
         ):
             queued.append(user_id)
     return queued
+
+
+@dataclass(frozen=True)
+class MessageKind:
+    """What a job queues: the message's kind, the category that routes it, and its severity."""
+
+    kind: str
+    category: MessageCategory
+    severity: str = "info"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message a job has found due about a participant, before it is routed to the recipients."""
+
+    participant: Participant
+    payload: dict[str, Any]
+    key: str
+
+
+async def enqueue_each(
+    session: AsyncSession, message: MessageKind, notices: list[Notice], *, counted: str
+) -> dict[str, int]:
+    """Queue each of a job's notices for its recipients (enqueue_about); the job's counts: the notices under
+    `counted`, the messages newly queued under "queued"."""
+    counts = {counted: len(notices), "queued": 0}
+    for notice in notices:
+        queued = await enqueue_about(
+            session,
+            participant=notice.participant,
+            category=message.category,
+            kind=message.kind,
+            payload=notice.payload,
+            key=notice.key,
+            severity=message.severity,
+        )
+        counts["queued"] += len(queued)
+    return counts
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ from core.protocol import AdherenceRules
 from core.studies import protocol as study_protocol
 from core.visits import plan as visit_plan
 
+FASTING_REMINDER = outbox.MessageKind("diary.reminder", MessageCategory.reminder)
+SILENT = outbox.MessageKind("diary.silent", MessageCategory.operational, "warning")
+
 
 async def _followed(session: AsyncSession) -> list[Participant]:
     result = await session.execute(
@@ -51,7 +54,7 @@ async def remind_fasting(session: AsyncSession, now: datetime) -> dict[str, int]
         .distinct()
     )
     has_fasting = {(pid, day) for pid, day in logged.all()}
-    counts = {"without_fasting": 0, "queued": 0}
+    notices = []
     for participant in participants:
         local_now = visit_plan.local_now(now, participant.timezone)
         today = local_now.date()
@@ -61,22 +64,15 @@ async def remind_fasting(session: AsyncSession, now: datetime) -> dict[str, int]
             continue
         if (participant.id, today) in has_fasting:
             continue
-        counts["without_fasting"] += 1
-        queued = await outbox.enqueue_about(
-            session,
-            participant=participant,
-            category=MessageCategory.reminder,
-            kind="diary.reminder",
-            payload={
-                "reminder": "fasting_glucose",
-                "local_date": str(today),
-                "subject_code": participant.subject_code,
-                "summary": "No fasting glucose logged today yet: please log it when you measure",
-            },
-            key=f"diary.reminder:fasting:{participant.id}:{today}",
-        )
-        counts["queued"] += len(queued)
-    return counts
+        payload = {
+            "reminder": "fasting_glucose",
+            "local_date": str(today),
+            "subject_code": participant.subject_code,
+            "summary": "No fasting glucose logged today yet: please log it when you measure",
+        }
+        key = f"diary.reminder:fasting:{participant.id}:{today}"
+        notices.append(outbox.Notice(participant, payload, key))
+    return await outbox.enqueue_each(session, FASTING_REMINDER, notices, counted="without_fasting")
 
 
 async def flag_silent(session: AsyncSession, now: datetime) -> dict[str, int]:
@@ -90,7 +86,7 @@ async def flag_silent(session: AsyncSession, now: datetime) -> dict[str, int]:
         .group_by(col(DiaryEntry.participant_id))
     )
     last_entry: dict[uuid.UUID, date] = {pid: day for pid, day in last.all()}
-    counts = {"silent": 0, "queued": 0}
+    notices = []
     for participant in participants:
         today = visit_plan.local_today(now, participant.timezone)
         enrolled_on = visit_plan.local_today(participant.enrolled_at, participant.timezone)
@@ -99,20 +95,11 @@ async def flag_silent(session: AsyncSession, now: datetime) -> dict[str, int]:
         silent_days = (today - since).days - 1
         if silent_days < rules[participant.study_id].days_without_entries_alert:
             continue
-        counts["silent"] += 1
-        queued = await outbox.enqueue_about(
-            session,
-            participant=participant,
-            category=MessageCategory.operational,
-            kind="diary.silent",
-            severity="warning",
-            payload={
-                "subject_code": participant.subject_code,
-                "last_entry_date": str(last_entry[participant.id]) if participant.id in last_entry else None,
-                "silent_days": silent_days,
-                "summary": f"{participant.subject_code}: no diary entries for {silent_days} days",
-            },
-            key=f"diary.silent:{participant.id}:{since}",
-        )
-        counts["queued"] += len(queued)
-    return counts
+        payload = {
+            "subject_code": participant.subject_code,
+            "last_entry_date": str(last_entry[participant.id]) if participant.id in last_entry else None,
+            "silent_days": silent_days,
+            "summary": f"{participant.subject_code}: no diary entries for {silent_days} days",
+        }
+        notices.append(outbox.Notice(participant, payload, f"diary.silent:{participant.id}:{since}"))
+    return await outbox.enqueue_each(session, SILENT, notices, counted="silent")

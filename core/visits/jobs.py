@@ -25,6 +25,9 @@ from core.visits.service import FOLLOWED
 # the furthest lead time a protocol may set (VisitPlan allows 60 days), plus a day for time zones
 HORIZON_DAYS = 61
 
+REMINDER = outbox.MessageKind("visit.reminder", MessageCategory.reminder)
+MISSED = outbox.MessageKind("visit.missed", MessageCategory.operational, "warning")
+
 
 async def _plans(session: AsyncSession, study_ids: set[uuid.UUID]) -> dict[uuid.UUID, VisitPlan]:
     plans = {}
@@ -72,7 +75,7 @@ async def remind(session: AsyncSession, now: datetime) -> dict[str, int]:
         session, target_from=(today - timedelta(days=1), today + timedelta(HORIZON_DAYS))
     )
     plans = await _plans(session, {p.study_id for _, p in rows})
-    counts = {"visits_due": 0, "queued": 0}
+    notices = []
     for visit, participant in rows:
         due = visit_plan.reminder_due(
             visit.target_date, plans[participant.study_id], participant.timezone, now
@@ -81,23 +84,16 @@ async def remind(session: AsyncSession, now: datetime) -> dict[str, int]:
             continue
         days_before, _moment = due
         days_until = (visit.target_date - visit_plan.local_today(now, participant.timezone)).days
-        counts["visits_due"] += 1
         when = "tomorrow" if days_until == 1 else f"in {days_until} days"
-        queued = await outbox.enqueue_about(
-            session,
-            participant=participant,
-            category=MessageCategory.reminder,
-            kind="visit.reminder",
-            payload={
-                **_about(visit, participant),
-                "days_before": days_before,
-                "days_until": days_until,
-                "summary": f"Study visit {visit.label} {when}, on {visit.target_date}",
-            },
-            key=f"visit.reminder:{visit.id}:{visit.target_date}:{days_before}d",
-        )
-        counts["queued"] += len(queued)
-    return counts
+        payload = {
+            **_about(visit, participant),
+            "days_before": days_before,
+            "days_until": days_until,
+            "summary": f"Study visit {visit.label} {when}, on {visit.target_date}",
+        }
+        key = f"visit.reminder:{visit.id}:{visit.target_date}:{days_before}d"
+        notices.append(outbox.Notice(participant, payload, key))
+    return await outbox.enqueue_each(session, REMINDER, notices, counted="visits_due")
 
 
 async def flag_missed(session: AsyncSession, now: datetime) -> dict[str, int]:
@@ -105,23 +101,14 @@ async def flag_missed(session: AsyncSession, now: datetime) -> dict[str, int]:
     message to the coordinators, once per visit and window. The visit stays planned until staff record it
     missed (with a reason) or completed late."""
     rows = await _planned_visits(session, window_end_before=now.date() + timedelta(days=1))
-    counts = {"overdue": 0, "queued": 0}
+    notices = []
     for visit, participant in rows:
         if visit.window_end >= visit_plan.local_today(now, participant.timezone):
             continue
-        counts["overdue"] += 1
-        queued = await outbox.enqueue_about(
-            session,
-            participant=participant,
-            category=MessageCategory.operational,
-            kind="visit.missed",
-            severity="warning",
-            payload={
-                **_about(visit, participant),
-                "summary": f"{participant.subject_code}: visit {visit.label} has no result and its window "
-                f"closed on {visit.window_end}",
-            },
-            key=f"visit.missed:{visit.id}:{visit.window_end}",
-        )
-        counts["queued"] += len(queued)
-    return counts
+        payload = {
+            **_about(visit, participant),
+            "summary": f"{participant.subject_code}: visit {visit.label} has no result and its window "
+            f"closed on {visit.window_end}",
+        }
+        notices.append(outbox.Notice(participant, payload, f"visit.missed:{visit.id}:{visit.window_end}"))
+    return await outbox.enqueue_each(session, MISSED, notices, counted="overdue")
