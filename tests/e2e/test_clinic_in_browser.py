@@ -167,16 +167,21 @@ def test_a_coordinator_sees_no_clinician_action(chromium: Any, server: Server, t
     page = new_page(chromium)
     with evidence(page, tmp_path, "coordinator"):
         sign_in(page, server, demo.COORDINATOR)
+        # each count below reads a page only once it has loaded (wait_for_url waits for the load event): a
+        # count taken straight after a click can read the page being left, as one did under load
+        page.wait_for_url(re.compile(r"/clinic/inbox"))
         nav = page.get_by_role("navigation", name="Main").inner_text()
         assert "Visit calendar" in nav and "Reports" in nav
         assert page.locator("article.alert").count() > 0
         for name in ("Acknowledge", "Resolve", "Record decision"):
             assert page.get_by_role("button", name=name).count() == 0, f"a coordinator sees {name}"
         page.locator("article.alert a[href*='/participants/']").first.click()
+        page.wait_for_url(re.compile(r"/clinic/participants/"))
         page.wait_for_selector("#glucose-chart")
         assert page.get_by_role("button", name="Record decision").count() == 0
         # the coordinator's own job: the visit calendar, where a due visit can be completed or marked missed
         page.get_by_role("link", name="Visit calendar").click()
+        page.wait_for_url(re.compile(r"/clinic/visits"))
         assert page.locator("article.visit").count() > 0, "the demo's visits are not on the calendar"
         due = page.locator("article.visit-due, article.visit-overdue").first
         due.get_by_label("Why missed").fill("Family on holiday; rebooked for next week.")
