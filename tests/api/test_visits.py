@@ -53,6 +53,32 @@ async def visits(client: httpx.AsyncClient, participant: Participant, user: Any)
     return answer.json()["items"]
 
 
+async def first_visit(
+    session: AsyncSession, client: httpx.AsyncClient, now: datetime, reader: str = "clinician"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """planned() with the clock at `now`, and its first visit (M1) as `reader` lists it."""
+    w = await planned(session)
+    clock.set_now(now)
+    return w, (await visits(client, w["participant"], w[reader]))[0]
+
+
+async def complete(
+    client: httpx.AsyncClient, visit: dict[str, Any], user: Any, completed_on: str, **results: Any
+) -> httpx.Response:
+    """Record `visit` (as the visit list gives it) completed on `completed_on` by `user`, with any results."""
+    return await client.post(
+        f"{API}/visits/{visit['id']}/complete",
+        json={"completed_on": completed_on, **results},
+        headers=auth_headers(user),
+    )
+
+
+async def the_event(session: AsyncSession, action: str) -> AuditEvent:
+    """The one audit event recorded as `action`."""
+    found = await session.execute(select(AuditEvent).where(col(AuditEvent.action) == action))
+    return found.scalar_one()
+
+
 async def test_enrolment_plans_the_protocols_visits(session: AsyncSession, client: httpx.AsyncClient) -> None:
     study = await create_study(session)
     coordinator = await create_staff(session, study, Role.coordinator)
@@ -107,24 +133,21 @@ async def test_participant_guardian_and_staff_in_scope_see_the_visits(
 async def test_complete_with_results_gives_the_derived_values(
     session: AsyncSession, client: httpx.AsyncClient
 ) -> None:
-    w = await planned(session)
-    clock.set_now(datetime(2026, 2, 15, 10, 0, tzinfo=UTC))
+    w, m1 = await first_visit(session, client, datetime(2026, 2, 15, 10, 0, tzinfo=UTC))
     p = w["participant"]
     # insulin on the three local days before 14 February: 16 IU on the 13th, 14 IU on the 12th, none on the 11th
     for day, units in ((13, 8), (13, 4), (13, 4), (12, 8), (12, 6)):
         await new_row(session, p, "insulin", datetime(2026, 2, day, 8, 0, tzinfo=UTC), units=units)
-    m1 = (await visits(client, p, w["clinician"]))[0]
-    done = await client.post(
-        f"{API}/visits/{m1['id']}/complete",
-        json={
-            "completed_on": "2026-02-14",
-            "hba1c_percent": 7.0,
-            "c_peptide_fasting_ng_ml": 1.2,
-            "c_peptide_stimulated_ng_ml": 2.4,
-            "glucose_fasting_mg_dl": 100,
-            "weight_kg": 30,
-        },
-        headers=auth_headers(w["clinician"]),
+    done = await complete(
+        client,
+        m1,
+        w["clinician"],
+        "2026-02-14",
+        hba1c_percent=7.0,
+        c_peptide_fasting_ng_ml=1.2,
+        c_peptide_stimulated_ng_ml=2.4,
+        glucose_fasting_mg_dl=100,
+        weight_kg=30,
     )
     assert done.status_code == 200, done.text
     visit = done.json()
@@ -149,46 +172,33 @@ async def test_complete_with_results_gives_the_derived_values(
 async def test_outside_the_window_is_flagged_and_bad_results_are_named(
     session: AsyncSession, client: httpx.AsyncClient
 ) -> None:
-    w = await planned(session)
-    clock.set_now(datetime(2026, 3, 1, 10, 0, tzinfo=UTC))
-    m1 = (await visits(client, w["participant"], w["coordinator"]))[0]  # window 5-19 February
-    url, headers = f"{API}/visits/{m1['id']}/complete", auth_headers(w["coordinator"])
-    wrong_unit = await client.post(
-        url, json={"completed_on": "2026-02-25", "hba1c_percent": 53}, headers=headers
-    )
+    w, m1 = await first_visit(session, client, datetime(2026, 3, 1, 10, 0, tzinfo=UTC), "coordinator")
+    # M1's window: 5-19 February
+    wrong_unit = await complete(client, m1, w["coordinator"], "2026-02-25", hba1c_percent=53)
     assert wrong_unit.status_code == 422
     assert wrong_unit.json()["fields"] == [{"path": "hba1c_percent", "message": "53 is outside 3-20 %"}]
-    future = await client.post(url, json={"completed_on": "2026-03-02"}, headers=headers)
+    future = await complete(client, m1, w["coordinator"], "2026-03-02")
     assert future.status_code == 422 and future.json()["fields"][0]["path"] == "completed_on"
-    unknown = await client.post(
-        url, json={"completed_on": "2026-02-25", "hba1c_mmol_mol": 53}, headers=headers
-    )
+    unknown = await complete(client, m1, w["coordinator"], "2026-02-25", hba1c_mmol_mol=53)
     assert unknown.status_code == 422 and unknown.json()["fields"][0]["path"] == "hba1c_mmol_mol"
-    late = await client.post(url, json={"completed_on": "2026-02-25"}, headers=headers)
+    late = await complete(client, m1, w["coordinator"], "2026-02-25")
     assert late.status_code == 200 and late.json()["outside_window"] is True
 
 
 async def test_completing_twice_needs_a_reason_and_keeps_the_first_version(
     session: AsyncSession, client: httpx.AsyncClient
 ) -> None:
-    w = await planned(session)
-    clock.set_now(datetime(2026, 2, 15, 10, 0, tzinfo=UTC))
-    m1 = (await visits(client, w["participant"], w["clinician"]))[0]
-    url, headers = f"{API}/visits/{m1['id']}/complete", auth_headers(w["clinician"])
-    first = await client.post(url, json={"completed_on": "2026-02-14", "hba1c_percent": 7.4}, headers=headers)
+    w, m1 = await first_visit(session, client, datetime(2026, 2, 15, 10, 0, tzinfo=UTC))
+    first = await complete(client, m1, w["clinician"], "2026-02-14", hba1c_percent=7.4)
     assert first.status_code == 200
-    again = await client.post(url, json={"completed_on": "2026-02-14", "hba1c_percent": 7.1}, headers=headers)
+    again = await complete(client, m1, w["clinician"], "2026-02-14", hba1c_percent=7.1)
     assert again.status_code == 409 and again.json()["fields"][0]["path"] == "reason"
-    stale = await client.post(
-        url,
-        json={"completed_on": "2026-02-14", "hba1c_percent": 7.1, "reason": "lab typo", "version": 1},
-        headers=headers,
+    stale = await complete(
+        client, m1, w["clinician"], "2026-02-14", hba1c_percent=7.1, reason="lab typo", version=1
     )
     assert stale.status_code == 409 and stale.json()["fields"][0]["path"] == "version"
-    fixed = await client.post(
-        url,
-        json={"completed_on": "2026-02-14", "hba1c_percent": 7.1, "reason": "lab typo", "version": 2},
-        headers=headers,
+    fixed = await complete(
+        client, m1, w["clinician"], "2026-02-14", hba1c_percent=7.1, reason="lab typo", version=2
     )
     assert fixed.status_code == 200 and fixed.json()["version"] == 3
     assert fixed.json()["results"]["hba1c_percent"] == 7.1 and fixed.json()["reason"] == "lab typo"
@@ -232,24 +242,18 @@ async def test_missed_and_cancelled_need_a_reason_and_follow_the_lifecycle(
     twice = await client.post(f"{API}/visits/{m1['id']}/missed", json={"reason": "again"}, headers=headers)
     assert twice.status_code == 409
     # the family came after all, outside the window
-    late = await client.post(
-        f"{API}/visits/{m1['id']}/complete", json={"completed_on": "2026-02-27"}, headers=headers
-    )
+    late = await complete(client, m1, w["coordinator"], "2026-02-27")
     assert late.status_code == 200 and late.json()["outside_window"] is True
     cancelled = await client.post(
         f"{API}/visits/{m2['id']}/cancel", json={"reason": "moved abroad"}, headers=headers
     )
     assert cancelled.json()["status"] == "cancelled" and cancelled.json()["reason"] == "moved abroad"
-    done = await client.post(
-        f"{API}/visits/{m2['id']}/complete", json={"completed_on": "2026-02-27"}, headers=headers
-    )
+    done = await complete(client, m2, w["coordinator"], "2026-02-27")
     assert done.status_code == 409
 
 
 async def test_who_may_record_a_visit(session: AsyncSession, client: httpx.AsyncClient) -> None:
-    w = await planned(session)
-    clock.set_now(datetime(2026, 2, 15, 10, 0, tzinfo=UTC))
-    m1 = (await visits(client, w["participant"], w["clinician"]))[0]
+    w, m1 = await first_visit(session, client, datetime(2026, 2, 15, 10, 0, tzinfo=UTC))
     body = {"reason": "did not come"}
     participant = await participant_user(session, w["participant"])
     refused = await client.post(
@@ -266,14 +270,8 @@ async def test_who_may_record_a_visit(session: AsyncSession, client: httpx.Async
 async def test_withdrawal_cancels_future_visits_with_the_withdrawal_as_reason(
     session: AsyncSession, client: httpx.AsyncClient
 ) -> None:
-    w = await planned(session)
-    clock.set_now(datetime(2026, 3, 20, 10, 0, tzinfo=UTC))
-    m1 = (await visits(client, w["participant"], w["coordinator"]))[0]
-    await client.post(
-        f"{API}/visits/{m1['id']}/complete",
-        json={"completed_on": "2026-02-12"},
-        headers=auth_headers(w["clinician"]),
-    )
+    w, m1 = await first_visit(session, client, datetime(2026, 3, 20, 10, 0, tzinfo=UTC), "coordinator")
+    await complete(client, m1, w["clinician"], "2026-02-12")
     withdrawn = await client.patch(
         f"{API}/participants/{w['participant'].id}",
         json={"status": "withdrawn", "reason": "consent withdrawn"},
@@ -291,14 +289,8 @@ async def test_withdrawal_cancels_future_visits_with_the_withdrawal_as_reason(
 async def test_a_new_protocol_moves_only_planned_visits_and_says_so(
     session: AsyncSession, client: httpx.AsyncClient
 ) -> None:
-    w = await planned(session)
-    clock.set_now(datetime(2026, 2, 15, 10, 0, tzinfo=UTC))
-    m1 = (await visits(client, w["participant"], w["clinician"]))[0]
-    await client.post(
-        f"{API}/visits/{m1['id']}/complete",
-        json={"completed_on": "2026-02-14"},
-        headers=auth_headers(w["clinician"]),
-    )
+    w, m1 = await first_visit(session, client, datetime(2026, 2, 15, 10, 0, tzinfo=UTC))
+    await complete(client, m1, w["clinician"], "2026-02-14")
     admin = await create_staff(session, w["study"], Role.admin, site_codes=None)
     changed = await client.post(
         f"{API}/studies/{w['study'].id}/protocol/versions",
@@ -312,9 +304,7 @@ async def test_a_new_protocol_moves_only_planned_visits_and_says_so(
     assert items["M3"]["protocol_version"] == 2 and items["M3"]["version"] == 2
     assert items["M2"]["status"] == "cancelled" and "protocol version 2" in items["M2"]["reason"]
     assert items["M24"]["status"] == "cancelled"
-    event = (
-        await session.execute(select(AuditEvent).where(col(AuditEvent.action) == "visits.replanned"))
-    ).scalar_one()
+    event = await the_event(session, "visits.replanned")
     assert event.after is not None and event.after["reason"] == "protocol version 2"
     assert {
         "label": "M3",
@@ -338,9 +328,7 @@ async def test_a_corrected_day_0_moves_only_visits_still_planned(session: AsyncS
     assert changed == 9
     assert after["M1"].target_date == date(2026, 2, 12)  # missed: kept where it was
     assert after["M2"].target_date == date(2026, 3, 31) and after["M3"].target_date == date(2026, 4, 30)
-    event = (
-        await session.execute(select(AuditEvent).where(col(AuditEvent.action) == "visits.replanned"))
-    ).scalar_one()
+    event = await the_event(session, "visits.replanned")
     assert event.after is not None and event.after["reason"] == "treatment date corrected"
     assert {
         "label": "M2",
@@ -388,17 +376,11 @@ async def test_the_study_calendar_filters_and_pages_within_the_callers_sites(
 async def test_idaa1c_uses_the_latest_weight_the_diary_logged(
     session: AsyncSession, client: httpx.AsyncClient
 ) -> None:
-    w = await planned(session)  # 30 kg at enrolment
-    clock.set_now(datetime(2026, 2, 15, 10, 0, tzinfo=UTC))
+    w, m1 = await first_visit(session, client, datetime(2026, 2, 15, 10, 0, tzinfo=UTC))  # 30 kg at enrolment
     p = w["participant"]
     await new_row(session, p, "weight", datetime(2026, 2, 10, 7, 0, tzinfo=UTC), kg=40.0)
     await new_row(session, p, "insulin", datetime(2026, 2, 13, 8, 0, tzinfo=UTC), units=20)
-    m1 = (await visits(client, p, w["clinician"]))[0]
-    done = await client.post(
-        f"{API}/visits/{m1['id']}/complete",
-        json={"completed_on": "2026-02-14", "hba1c_percent": 7.0},
-        headers=auth_headers(w["clinician"]),
-    )
+    done = await complete(client, m1, w["clinician"], "2026-02-14", hba1c_percent=7.0)
     # 20 IU on the one day with doses / 40 kg (the diary's, newer than enrolment's 30) = 0.5; 7.0 + 4 x 0.5 = 9.0
     assert done.json()["results"]["idaa1c"] == 9.0 and done.json()["results"]["insulin_iu_per_kg_day"] == 0.5
     # no height in the results and the enrolment height (132 cm) with no weight given: BMI from the 40 kg
@@ -412,11 +394,7 @@ async def test_a_coordinator_corrects_day_0_over_http_and_only_planned_visits_mo
     p = w["participant"]
     clock.set_now(datetime(2026, 3, 13, 9, 0, tzinfo=UTC))
     m2 = next(v for v in await visits(client, p, w["clinician"]) if v["label"] == "M2")
-    done = await client.post(
-        f"{API}/visits/{m2['id']}/complete",
-        json={"completed_on": "2026-03-12", "hba1c_percent": 7.1},
-        headers=auth_headers(w["clinician"]),
-    )
+    done = await complete(client, m2, w["clinician"], "2026-03-12", hba1c_percent=7.1)
     assert done.status_code == 200, done.text
     url = f"{API}/participants/{p.id}"
     corrected = await client.patch(
@@ -446,9 +424,7 @@ async def test_a_coordinator_corrects_day_0_over_http_and_only_planned_visits_mo
         "2026-03-19",
     )
     assert after["M2"]["version"] == m2["version"] + 1  # the completion only, no re-plan on top
-    replanned = (
-        await session.execute(select(AuditEvent).where(col(AuditEvent.action) == "visits.replanned"))
-    ).scalar_one()
+    replanned = await the_event(session, "visits.replanned")
     assert replanned.actor_id == w["coordinator"].id
     assert replanned.before == {"treatment_date": "2026-01-12"}
     assert replanned.after is not None and replanned.after["treatment_date"] == "2026-01-31"
@@ -459,9 +435,7 @@ async def test_a_coordinator_corrects_day_0_over_http_and_only_planned_visits_mo
     } in replanned.after["moved"]
     assert len(replanned.after["moved"]) == 9 and "M2" not in {m["label"] for m in replanned.after["moved"]}
     assert "day 0 was mistyped at enrolment" in replanned.after["reason"]
-    changed = (
-        await session.execute(select(AuditEvent).where(col(AuditEvent.action) == "participant.changed"))
-    ).scalar_one()
+    changed = await the_event(session, "participant.changed")
     assert changed.actor_id == w["coordinator"].id
     assert changed.before is not None and changed.before["treatment_date"] == "2026-01-12"
     assert changed.after is not None
@@ -471,15 +445,9 @@ async def test_a_coordinator_corrects_day_0_over_http_and_only_planned_visits_mo
 async def test_day_0_after_a_completed_visit_is_refused_naming_the_visit(
     session: AsyncSession, client: httpx.AsyncClient
 ) -> None:
-    w = await planned(session)
+    w, m1 = await first_visit(session, client, datetime(2026, 2, 15, 9, 0, tzinfo=UTC))
     p = w["participant"]
-    clock.set_now(datetime(2026, 2, 15, 9, 0, tzinfo=UTC))
-    m1 = (await visits(client, p, w["clinician"]))[0]
-    await client.post(
-        f"{API}/visits/{m1['id']}/complete",
-        json={"completed_on": "2026-02-14"},
-        headers=auth_headers(w["clinician"]),
-    )
+    await complete(client, m1, w["clinician"], "2026-02-14")
     late = await client.patch(
         f"{API}/participants/{p.id}",
         json={"treatment_date": "2026-02-20", "reason": "treatment started later"},
