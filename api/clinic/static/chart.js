@@ -1,5 +1,7 @@
-/* The participant page's charts (uPlot): glucose readings against the protocol's ranges, and insulin doses.
-   Data comes from the page's <script type="application/json" id="chart-data"> (no inline script: CSP). */
+/* The clinic's charts (uPlot). clinicCharts.mount is what every chart page shares (the reports page's
+   report-chart.js too, loaded after this file): data from the page's <script type="application/json"> (no
+   inline script: CSP), drawn once the page is ready and again at the new width after a resize. The rest is the
+   participant page's charts: glucose readings against the protocol's ranges, and insulin doses. */
 (function () {
   "use strict";
   var COLORS = {
@@ -109,30 +111,39 @@
     }, [xs, ys], el);
   }
 
-  function start() {
-    var source = document.getElementById("chart-data");
-    var glucoseEl = document.getElementById("glucose-chart");
-    var insulinEl = document.getElementById("insulin-chart");
-    if (!source || !glucoseEl || typeof uPlot === "undefined") { return; }
-    var data = JSON.parse(source.textContent);
-    var charts = [];
-    function draw() {
-      charts.forEach(function (c) { c.destroy(); });
-      var width = Math.max(280, glucoseEl.clientWidth - 2);
-      charts = [glucoseChart(glucoseEl, data, width), insulinChart(insulinEl, data, width)];
-      glucoseEl.dataset.drawn = String(data.readings.length);
+  // draw(el, data, width) draws into el and returns the charts it made, for the next redraw to destroy
+  function mount(sourceId, elementId, draw) {
+    function start() {
+      var source = document.getElementById(sourceId);
+      var el = document.getElementById(elementId);
+      if (!source || !el || typeof uPlot === "undefined") { return; }
+      var data = JSON.parse(source.textContent);
+      var charts = [];
+      function redraw() {
+        charts.forEach(function (c) { c.destroy(); });
+        charts = draw(el, data, Math.max(280, el.clientWidth - 2));
+      }
+      redraw();
+      var pending = null;
+      window.addEventListener("resize", function () {
+        clearTimeout(pending);
+        pending = setTimeout(redraw, 200);
+      });
     }
-    draw();
-    var pending = null;
-    window.addEventListener("resize", function () {
-      clearTimeout(pending);
-      pending = setTimeout(draw, 200);
-    });
+
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", start);
+    } else {
+      start();
+    }
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", start);
-  } else {
-    start();
-  }
+  window.clinicCharts = { mount: mount };
+
+  mount("chart-data", "glucose-chart", function (glucoseEl, data, width) {
+    var insulinEl = document.getElementById("insulin-chart");
+    var charts = [glucoseChart(glucoseEl, data, width), insulinChart(insulinEl, data, width)];
+    glucoseEl.dataset.drawn = String(data.readings.length);
+    return charts;
+  });
 })();

@@ -1,6 +1,7 @@
 /* The reports page's small chart (uPlot): one or two figures over the frames (weeks, visit months) of a report.
-   Data comes from <script type="application/json" id="report-chart-data"> (no inline script: CSP). The first
-   series is a solid line with squares, the second a dashed line with dots, so colour is never the only cue. */
+   Data comes from <script type="application/json" id="report-chart-data">, read and redrawn on resize by
+   chart.js's clinicCharts.mount (loaded before this file). The first series is a solid line with squares, the
+   second a dashed line with dots, so colour is never the only cue. */
 (function () {
   "use strict";
   var STYLES = [
@@ -29,28 +30,10 @@
     }, data, el);
   }
 
-  function start() {
-    var source = document.getElementById("report-chart-data");
-    var el = document.getElementById("report-chart");
-    if (!source || !el || typeof uPlot === "undefined") { return; }
-    var data = JSON.parse(source.textContent);
-    var drawn = null;
-    function draw() {
-      if (drawn) { drawn.destroy(); }
-      drawn = chart(el, data, Math.max(280, el.clientWidth - 2));
-      el.dataset.drawn = String(data.xs.length);
-    }
-    draw();
-    var pending = null;
-    window.addEventListener("resize", function () {
-      clearTimeout(pending);
-      pending = setTimeout(draw, 200);
-    });
-  }
-
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", start);
-  } else {
-    start();
-  }
+  if (!window.clinicCharts) { return; }
+  window.clinicCharts.mount("report-chart-data", "report-chart", function (el, data, width) {
+    var drawn = chart(el, data, width);
+    el.dataset.drawn = String(data.xs.length);
+    return [drawn];
+  });
 })();
