@@ -38,12 +38,17 @@ def without(name: str) -> ServerSpec:
 VARIANTS = (
     ("diary_post", "rules", "diary_post_norules", "diary_post with the protocol rules off (their cost)"),
     ("diary_post", "token_cache", "diary_post_no_token_cache", "diary_post verifying every token again"),
-    ("diary_list", "raw_answers", "diary_list_no_raw", "diary_list validated and serialised by pydantic"),
+    (
+        "diary_list",
+        "unvalidated_answers",
+        "diary_list_validated",
+        "diary_list validated and serialised by pydantic at run time",
+    ),
     (
         "diary_changes",
-        "raw_answers",
-        "diary_changes_no_raw",
-        "diary_changes validated and serialised by pydantic",
+        "unvalidated_answers",
+        "diary_changes_validated",
+        "diary_changes validated and serialised by pydantic at run time",
     ),
 )
 

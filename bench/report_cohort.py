@@ -7,11 +7,10 @@ have sent it and the service would have stored it:
   bedtime 22:00; one participant in four in mmol/L), a low now and then so episodes exist: ~3 million readings;
 - 2 insulin doses a day (basal in the morning, a bolus at lunch), lunch as a meal entry, a self-reported
   hypoglycemia event a week and exercise three times a week;
-- every entry as `diary_entry` (its `data`, the rules' `flags` from `core.rules.classify`, the stored answer
-  `document`), its first version in `diary_entry_version` (op `create`, the answer as snapshot, as
-  core/diary/rows.py writes it), each reading's typed row in `glucose_reading`, and the feed counter in
+- every entry as `diary_entry` (its `data`, the rules' `flags` from `core.rules.classify`), its first version
+  in `diary_entry_version` (op `create`, with its audit record, as core/diary/rows.py writes it), each reading's typed row in `glucose_reading`, and the feed counter in
   `diary_sequence`. Rows are written out directly for speed; the first entry of each kind of every
-  participant is built again with the service's own `core.diary.entries.answer` and `glucose_values` and must
+  participant is built again with the service's own `core.diary.entries.audit_record` and `glucose_values` and must
   come out identical (key order included), or the generation stops. The rules' alerts are not generated (no
   `alert` rows; `alert_ids` empty).
 
@@ -76,13 +75,12 @@ ENTRY_COLUMNS = (
     "data",
     "body_hash",
     "change_seq",
-    "document",
 )
 VERSION_COLUMNS = (
     "entry_id",
     "version",
     "op",
-    "snapshot",
+    "audit_record",
     "changed_by_user_id",
     "changed_by_role",
     "changed_at",
@@ -194,7 +192,7 @@ class _Diary:
     """One participant's entries as COPY lines, shaped the way the service stores them.
 
     Rows are built here directly (the service's own builders take ~10x longer per row, too slow for 5.6 million
-    entries); the first entry of each kind is also built with `core.diary.entries.answer` and `glucose_values`
+    entries); the first entry of each kind is also built with `core.diary.entries.audit_record` and `glucose_values`
     and must come out identical, key order included, or the generation stops.
     """
 
@@ -218,7 +216,7 @@ class _Diary:
         entry_id = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:]}"
         at_text, received_text, local = at.isoformat(), received.isoformat(), at.date().isoformat()
         at_z, received_z = at_text[:19] + "Z", received_text[:19] + "Z"
-        document: dict[str, Any] = {
+        record: dict[str, Any] = {
             "id": entry_id,
             "kind": kind,
             "participant_id": self.pid,
@@ -244,16 +242,16 @@ class _Diary:
         mg_dl = None
         if kind == "glucose":
             mg_dl = to_mg_dl(data["value"], data["unit"], MG_DL_PER_MMOL_L)
-            document["value_mg_dl"] = round(mg_dl, 1)
-        data_text, document_text = _json(data), _json(document)
+            record["value_mg_dl"] = round(mg_dl, 1)
+        data_text, record_text = _json(data), _json(record)
         body_hash = hashlib.sha256(data_text.encode()).hexdigest()
         self.out["diary_entry"].append(
             f"{entry_id}\t{self.pid}\t{kind}\t{at_text}\t0\t{local}\t{at_text}\t{received_text}\t{received_text}"
             f"\t{self.uid}\tparticipant\tself\t{APP[0]}\t{APP[1]}\t\\N\t1\tf\t\\N\tf\tf\t{_json(flags)}\t[]"
-            f"\t{data_text}\t{body_hash}\t{self.seq}\t{document_text}\n"
+            f"\t{data_text}\t{body_hash}\t{self.seq}\n"
         )
         self.out["diary_entry_version"].append(
-            f"{entry_id}\t1\tcreate\t{document_text}\t{self.uid}\tparticipant\t{received_text}\t\\N\n"
+            f"{entry_id}\t1\tcreate\t{record_text}\t{self.uid}\tparticipant\t{received_text}\t\\N\n"
         )
         if mg_dl is not None:
             after, meal = data.get("minutes_after_meal"), data.get("meal_id")
@@ -264,13 +262,13 @@ class _Diary:
                 f"\t{data['context']}\t{after_text}\t{meal_text}\t{data['source']}\tf\n"
             )
         if kind not in self.checked:
-            self._check(kind, entry_id, at, received, data, flags, body_hash, document)
+            self._check(kind, entry_id, at, received, data, flags, body_hash, record)
         return entry_id
 
     def _check(self, kind: str, entry_id: str, at: datetime, received: datetime, data: dict[str, Any],
-               flags: list[str], body_hash: str, document: dict[str, Any]) -> None:  # fmt: skip
+               flags: list[str], body_hash: str, record: dict[str, Any]) -> None:  # fmt: skip
         """The first entry of each kind again through the service's own builders: the same, or stop."""
-        from core.diary.entries import NewEntry, answer, glucose_values
+        from core.diary.entries import NewEntry, audit_record, glucose_values
 
         row = NewEntry(
             id=uuid.UUID(entry_id), participant_id=self.person.id, kind=kind, occurred_at=at,
@@ -278,12 +276,12 @@ class _Diary:
             recorded_by_user_id=self.person.user_id, recorded_by_role="participant", relationship="self",
             source_app=APP[0], source_app_version=APP[1], note=None, version=1, voided=False, void_reason=None,
             late=False, run_in=False, flags=flags, alert_ids=[], data=data, body_hash=body_hash,
-            change_seq=self.seq, document={},
+            change_seq=self.seq,
         )  # fmt: skip
         factor = MG_DL_PER_MMOL_L if kind == "glucose" else None
-        expected = answer(row, factor)
-        if list(expected.items()) != list(document.items()):
-            raise AssertionError(f"the {kind} document differs from the service's:\n{expected}\n{document}")
+        expected = audit_record(row, factor)
+        if list(expected.items()) != list(record.items()):
+            raise AssertionError(f"the {kind} audit record differs from the service's:\n{expected}\n{record}")
         if kind == "glucose":
             typed = glucose_values(row, factor)
             line = self.out["glucose_reading"][-1].rstrip("\n").split("\t")

@@ -60,8 +60,8 @@ class Checks:
 # (device, scenario with it, scenario without it): measured with wrk in the same invocation (bench/devapp.py)
 DEVICES = (
     ("verified-token cache (core/security.py)", "diary_post", "diary_post_no_token_cache"),
-    ("raw pre-serialised answers (diary routes): list", "diary_list", "diary_list_no_raw"),
-    ("raw pre-serialised answers (diary routes): changes", "diary_changes", "diary_changes_no_raw"),
+    ("answers sent unvalidated (api/diary_answers.py): list", "diary_list", "diary_list_validated"),
+    ("answers sent unvalidated (api/diary_answers.py): changes", "diary_changes", "diary_changes_validated"),
     ("the protocol rules themselves (not a device: their cost)", "diary_post", "diary_post_norules"),
 )
 

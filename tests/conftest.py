@@ -33,6 +33,7 @@ from api.main import create_app  # noqa: E402
 from core import clock, migrations  # noqa: E402
 from core.db import build_engine, database, metadata  # noqa: E402
 from core.errors import DomainError  # noqa: E402
+from tests import answers  # noqa: E402
 
 BACKEND = os.environ.get("GLUCODIARY_TEST_BACKEND", "sqlite")
 PG_SERVER_URL = os.environ.get(
@@ -147,7 +148,10 @@ def app(session: AsyncSession) -> FastAPI:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    hooks = {"response": [answers.hook(app)]}  # every answer as /openapi.json declares it
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", event_hooks=hooks
+    ) as client:
         yield client
 
 
@@ -178,7 +182,10 @@ async def committing_app(engine: AsyncEngine) -> AsyncIterator[FastAPI]:
 @pytest.fixture
 async def committing_client(committing_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=committing_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    hooks = {"response": [answers.hook(committing_app)]}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", event_hooks=hooks
+    ) as client:
         yield client
 
 

@@ -3,7 +3,6 @@ entry's history. The participant comes through api.deps.ParticipantInScope, the 
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -11,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api import diary_answers
 from api.clinic import web
 from api.deps import ParticipantInScope, SessionDep
 from core.dashboard import chart as chart_service
@@ -109,7 +109,7 @@ async def participant(
             "chart_json": chart.document(),
             "spans": chart_service.SPANS,
             "days": int(days),
-            "entries": [json.loads(d) for d in diary.items],
+            "entries": [diary_answers.entry(state) for state in diary.items],
             "next_cursor": diary.next_cursor,
             "cursor": cursor,
             "reviews": reviews.items,

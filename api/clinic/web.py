@@ -34,10 +34,12 @@ def _when(moment: datetime | None) -> str:
 
 
 def _local(entry: dict[str, Any]) -> str:
-    """An entry's time as the participant lived it (the UTC offset it was entered with)."""
-    at = datetime.fromisoformat(entry["occurred_at"]) + timedelta(
-        minutes=entry.get("utc_offset_minutes") or 0
-    )
+    """An entry's time as the participant lived it (the UTC offset it was entered with); an answer holds a
+    datetime, an audit record its text."""
+    occurred = entry["occurred_at"]
+    if isinstance(occurred, str):
+        occurred = datetime.fromisoformat(occurred)
+    at = occurred + timedelta(minutes=entry.get("utc_offset_minutes") or 0)
     return at.strftime("%Y-%m-%d %H:%M")
 
 

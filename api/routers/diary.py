@@ -2,7 +2,7 @@
 
 Entry bodies are read as JSON here and validated in core (one kind at a time, each batch item on its own),
 so an error names the path a person can fix ("value", "entries.3.value") and one bad item never fails a batch.
-Answers are serialised with orjson: the entry is already a JSON-ready document.
+Core answers entries' current states; api/diary_answers.py renders them through the schemas.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
+from api import diary_answers as answers
+from api import headers
 from api.deps import ActorDep, ParticipantInScope, ParticipantWritable, SessionDep
 from api.errors import responses
 from api.schemas.diary import (
@@ -30,7 +32,6 @@ from api.schemas.diary import (
 from core.diary import batch as diary_batch
 from core.diary import reads as diary_reads
 from core.diary import service as diary_service
-from core.diary.entries import parse_source_app
 from core.diary.kinds import Kind
 from core.errors import FieldProblem, InvalidInput
 
@@ -51,21 +52,6 @@ ClientApp = Annotated[
         description="the app and its version as the first product token, e.g. `GlucodiaryApp/2.3.1 (Android 14)`",
     ),
 ]
-
-
-def _json(content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps(content), status_code=status_code, media_type="application/json", headers=headers
-    )
-
-
-def _raw(content: bytes, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """An answer assembled from stored JSON documents (entries are kept as answered; no re-serialising)."""
-    return Response(content, status_code=status_code, media_type="application/json", headers=headers)
-
-
-def _joined(documents: list[str]) -> bytes:
-    return ",".join(documents).encode()
 
 
 async def _body(request: Request) -> Any:
@@ -110,9 +96,9 @@ async def create_entry(
         actor=actor,
         participant=participant,
         entry_in=await _body(request),
-        source=parse_source_app(user_agent),
+        source=headers.source_app(user_agent),
     )
-    return _json(entry, 201 if created else 200)
+    return answers.one(entry, status_code=201 if created else 200)
 
 
 @router.post(
@@ -143,9 +129,9 @@ async def create_entries(
         actor=actor,
         participant=participant,
         entries_in=items,
-        source=parse_source_app(user_agent),
+        source=headers.source_app(user_agent),
     )
-    return _json({"results": results})
+    return answers.batch(results)
 
 
 @router.get(
@@ -180,7 +166,7 @@ async def list_entries(
         limit=limit,
         cursor=cursor,
     )
-    return _raw(b'{"items":[%s],"next_cursor":%s}' % (_joined(page.items), orjson.dumps(page.next_cursor)))
+    return answers.page(page.items, page.next_cursor)
 
 
 @router.get(
@@ -200,10 +186,11 @@ async def get_entry(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The current version of an entry, with its ETag."""
-    document, etag = await diary_reads.get_entry(session=session, participant=participant, entry_id=entry_id)
-    if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")} | {"*"}:
+    state = await diary_reads.get_entry(session=session, participant=participant, entry_id=entry_id)
+    etag = answers.entry_etag(state)
+    if headers.none_match(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    return _raw(document.encode(), headers={"ETag": etag})
+    return answers.one(state, with_etag=True)
 
 
 @router.patch(
@@ -225,15 +212,15 @@ async def edit_entry(
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """A new version with the changed fields and a reason; a stale version changes nothing (409, or 412)."""
-    entry, etag = await diary_service.edit_entry(
+    entry = await diary_service.edit_entry(
         session=session,
         actor=actor,
         participant=participant,
         entry_id=entry_id,
         changes=_object(await _body(request), "the change"),
-        if_match=if_match,
+        if_match=headers.if_match_version(if_match),
     )
-    return _json(entry, headers={"ETag": etag})
+    return answers.one(entry, with_etag=True)
 
 
 @router.delete(
@@ -257,9 +244,9 @@ async def void_entry(
         participant=participant,
         entry_id=entry_id,
         reason=reason,
-        if_match=if_match,
+        if_match=headers.if_match_version(if_match),
     )
-    return _json(entry)
+    return answers.one(entry)
 
 
 @router.get(
@@ -273,7 +260,7 @@ async def entry_history(
 ) -> Response:
     """Every version of the entry, oldest first, with who changed it, when and why."""
     versions = await diary_reads.history(session=session, participant=participant, entry_id=entry_id)
-    return _json({"items": versions, "next_cursor": None})
+    return answers.history(versions)
 
 
 @router.get(
@@ -292,10 +279,4 @@ async def changes(
     found, cursor, has_more = await diary_reads.changes(
         session=session, participant=participant, since=since, limit=limit
     )
-    changed = b",".join(
-        b'{"op":"%s","entry":%s}' % (op.encode(), document.encode()) for op, document in found
-    )
-    return _raw(
-        b'{"changes":[%s],"cursor":%s,"has_more":%s}'
-        % (changed, orjson.dumps(cursor), b"true" if has_more else b"false")
-    )
+    return answers.changes(found, cursor, has_more)

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from core import access, clock
 from core.access import Actor
 from core.config import get_settings
-from core.diary import links, rejudge
+from core.diary import entries, links, rejudge
 from core.diary import rows as diary_rows
 from core.diary.entries import NewEntry, SourceApp
 from core.diary.kinds import EntryModel
@@ -57,7 +57,8 @@ async def record_batch(
     entries_in: list[Any],
     source: SourceApp | None = None,
 ) -> list[dict[str, Any]]:
-    """One result per item, in order: {index, id, status: created|duplicate|rejected, entry?, error?}."""
+    """One result per item, in order: {index, id, status: created|duplicate|rejected, entry?, error?}; `entry` is
+    the entry's current state (core.diary.entries.state), which api/ renders."""
     limit = get_settings().diary.batch_max_entries
     if len(entries_in) > limit:
         message = f"at most {limit} entries per batch (got {len(entries_in)})"
@@ -97,7 +98,7 @@ async def record_batch(
         stored = existing.get(entry_id)
         if stored is not None:
             if stored.participant_id == participant.id and stored.body_hash == digest:
-                results[i].update(status="duplicate", entry=dict(stored.document))
+                results[i].update(status="duplicate", entry=entries.state(stored, factor))
             else:
                 results[i].update(status="rejected", error=_conflict(entry_id, i))
             continue
@@ -110,13 +111,12 @@ async def record_batch(
             source=source or SourceApp(),
             received_at=received_at,
             change_seq=seq,
-            mg_dl_per_mmol_l=factor,
             body_hash=digest,
         )
         new_rows.append((i, row))
 
     stored_rows = await _insert(session, new_rows, results, factor)
-    await _rules_and_versions(session, participant, actor, stored_rows, protocol)
+    await _rules_and_versions(session, participant, actor, stored_rows, protocol, factor)
     meals = [row for _, row in stored_rows if row.kind == "meal"]
     if meals:  # readings stored before this batch may have waited for these meals
         await rejudge.rejudge_near_meal(
@@ -128,7 +128,7 @@ async def record_batch(
             exclude=frozenset(row.id for _, row in stored_rows),
         )
     for i, row in stored_rows:
-        results[i].update(status="created", entry=row.document)  # the answer, kept current by set_outcome
+        results[i].update(status="created", entry=entries.state(row, factor))
     for i, entry, digest in repeats:
         first = results[candidates[entry.id][0]]
         if candidates[entry.id][2] == digest and "entry" in first:
@@ -208,6 +208,7 @@ async def _rules_and_versions(
     actor: Actor,
     stored: list[tuple[int, NewEntry]],
     protocol: tuple[ProtocolSettings, int] | None,
+    factor: float | None,
 ) -> None:
     if not stored:
         return
@@ -217,7 +218,7 @@ async def _rules_and_versions(
     )
     await rejudge.name_alerts_on_evidence(session=session, participant=participant, outcomes=outcomes)
     changed = [
-        {"b_id": row.id, "b_flags": row.flags, "b_alerts": row.alert_ids, "b_document": row.document}
+        {"b_id": row.id, "b_flags": row.flags, "b_alerts": row.alert_ids}
         for row, outcome in zip(rows, outcomes, strict=True)
         if diary_rows.set_outcome(row, outcome.flags, outcome.alert_ids)
     ]
@@ -226,16 +227,16 @@ async def _rules_and_versions(
         await session.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"))
-            .values(
-                flags=bindparam("b_flags"), alert_ids=bindparam("b_alerts"), document=bindparam("b_document")
-            ),
+            .values(flags=bindparam("b_flags"), alert_ids=bindparam("b_alerts")),
             changed,
         )
     await diary_rows.insert_many(
         session,
         diary_rows.VERSION_TABLE,
         [
-            diary_rows.version_values(row, op="create", actor=actor, at=row.received_at, reason=None)
+            diary_rows.version_values(
+                row, op="create", actor=actor, at=row.received_at, reason=None, mg_dl_per_mmol_l=factor
+            )
             for row in rows
         ],
     )

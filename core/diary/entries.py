@@ -1,8 +1,8 @@
-"""Pure helpers of the diary: attribution from the client header, row values, and the entry as answered."""
+"""Pure helpers of the diary: timing checks, row values, an entry's current state (what api/ answers from) and
+each version's audit record."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -15,8 +15,6 @@ from core.diary.parsing import kind_data
 from core.diary.units import to_mg_dl
 from core.errors import FieldProblem, InvalidInput
 from core.models.diary import DiaryEntry
-
-_PRODUCT = re.compile(r"^\s*([A-Za-z0-9._+-]{1,80})(?:/([A-Za-z0-9._+-]{1,40}))?")
 
 
 @dataclass(slots=True)
@@ -49,7 +47,6 @@ class NewEntry:
     data: dict[str, Any]
     body_hash: str
     change_seq: int
-    document: dict[str, Any]
 
 
 # an entry row, stored (ORM) or about to be
@@ -58,18 +55,10 @@ Row = DiaryEntry | NewEntry
 
 @dataclass(frozen=True)
 class SourceApp:
+    """The app an entry was sent from (api/headers.py reads it off the User-Agent)."""
+
     name: str | None = None
     version: str | None = None
-
-
-def parse_source_app(header: str | None) -> SourceApp:
-    """App and version from a User-Agent-style header: the first product token, e.g. `GlucodiaryApp/2.3.1`."""
-    if not header:
-        return SourceApp()
-    match = _PRODUCT.match(header)
-    if match is None:
-        return SourceApp()
-    return SourceApp(match.group(1), match.group(2))
 
 
 def utc_text(moment: datetime | None) -> str | None:
@@ -202,12 +191,37 @@ def glucose_values(row: Row, mg_dl_per_mmol_l: float | None) -> dict[str, Any]:
     }
 
 
-def answer(row: Row, mg_dl_per_mmol_l: float | None) -> dict[str, Any]:
-    """The entry as API.md answers it (JSON-ready); also the audit record kept for each version.
+# an entry's current state by column name (DiaryEntry's columns but the bookkeeping ones, and a reading's
+# canonical `value_mg_dl`): what api/ renders answers from; the diary's reads select exactly these names
+STATE_COLUMNS = tuple(
+    column.name
+    for column in DiaryEntry.__table__.columns  # type: ignore[attr-defined]
+    if column.name not in ("body_hash", "change_seq")
+)
 
-    `mg_dl_per_mmol_l`: the study protocol's factor for a glucose entry's `value_mg_dl` (None for other kinds).
+
+def value_mg_dl(row: Row, mg_dl_per_mmol_l: float | None) -> float | None:
+    """A reading's canonical mg/dL (the protocol's factor for mmol/L); None for the other kinds."""
+    if row.kind != "glucose":
+        return None
+    return to_mg_dl(row.data["value"], row.data["unit"], _factor(row, mg_dl_per_mmol_l))
+
+
+def state(row: Row, mg_dl_per_mmol_l: float | None) -> dict[str, Any]:
+    """The entry as it stands now (see STATE_COLUMNS), from a row in hand."""
+    values = {name: getattr(row, name) for name in STATE_COLUMNS}
+    values["value_mg_dl"] = value_mg_dl(row, mg_dl_per_mmol_l)
+    return values
+
+
+def audit_record(row: Row, mg_dl_per_mmol_l: float | None) -> dict[str, Any]:
+    """The version's full snapshot, kept for good in `diary_entry_version.audit_record`: the entry exactly as it
+    stood at that version (JSON-ready; the entry history answers it and the rules compare an edit with it).
+
+    Its shape is frozen with the records already stored; answers are rendered by api/ from the current state and
+    may change shape with a new API version without touching it.
     """
-    document: dict[str, Any] = {
+    record: dict[str, Any] = {
         "id": str(row.id),
         "kind": row.kind,
         "participant_id": str(row.participant_id),
@@ -234,25 +248,7 @@ def answer(row: Row, mg_dl_per_mmol_l: float | None) -> dict[str, Any]:
         "flags": list(row.flags),
         "alerts": list(row.alert_ids),
     }
-    if row.kind == "glucose":
-        factor = _factor(row, mg_dl_per_mmol_l)
-        document["value_mg_dl"] = round(to_mg_dl(row.data["value"], row.data["unit"], factor), 1)
-    return document
-
-
-def etag(row: Row) -> str:
-    return f'W/"{row.id}-v{row.version}"'
-
-
-_ETAG_VERSION = re.compile(r'^(?:W/)?"?(?:[0-9a-fA-F-]{32,36}-v)?(\d{1,9})"?$')
-
-
-def version_from_etag(value: str, path: str = "If-Match") -> int:
-    """The version an If-Match names: W/"<id>-v3", "<id>-v3", "3" or 3."""
-    match = _ETAG_VERSION.match(value.strip())
-    if match is None:
-        raise InvalidInput(
-            f"{path} {value!r} is not an entity tag of this service.",
-            fields=[FieldProblem(path, f'expected the ETag of the entry, e.g. W/"<id>-v3" (got {value!r})')],
-        )
-    return int(match.group(1))
+    canonical = value_mg_dl(row, mg_dl_per_mmol_l)
+    if canonical is not None:
+        record["value_mg_dl"] = round(canonical, 1)
+    return record

@@ -1,5 +1,7 @@
-"""Diary reads: one entry with its ETag, its history (every version's audit record), the list and the changes
-feed; answers are the stored documents of each entry's latest write."""
+"""Diary reads: one entry, its history (every version's audit record), the list and the changes feed.
+
+Entries come as their current state by column name (core.diary.entries.STATE_COLUMNS, with a reading's
+canonical mg/dL from its glucose row): api/ renders the answers."""
 
 from __future__ import annotations
 
@@ -9,13 +11,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, cast
+from sqlalchemy import RowMapping, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from core.diary import entries
 from core.errors import NotFound
-from core.models.diary import DiaryEntry, DiaryEntryVersion
+from core.models.diary import DiaryEntry, DiaryEntryVersion, GlucoseReading
 from core.models.study import Participant
 from core.pagination import Page, SortKey, decode_cursor, encode_cursor, malformed, paginate
 
@@ -23,6 +25,21 @@ NEWEST_FIRST = (
     SortKey(col(DiaryEntry.occurred_at), datetime, descending=True),
     SortKey(col(DiaryEntry.id), uuid.UUID, descending=True),
 )
+
+
+_ENTRY = DiaryEntry.__table__  # type: ignore[attr-defined]
+_GLUCOSE = GlucoseReading.__table__  # type: ignore[attr-defined]
+
+
+_STATE_NAMES = (*entries.STATE_COLUMNS, "value_mg_dl")
+
+
+def _states() -> Select[Any]:
+    """The entries' current states (a reading's value_mg_dl from its glucose row, NULL for other kinds)."""
+    columns = [_ENTRY.c[name] for name in entries.STATE_COLUMNS]
+    return select(*columns, _GLUCOSE.c.value_mg_dl).select_from(  # type: ignore[call-overload]
+        _ENTRY.outerjoin(_GLUCOSE, _GLUCOSE.c.entry_id == _ENTRY.c.id)
+    )
 
 
 async def entry_of(*, session: AsyncSession, participant: Participant, entry_id: uuid.UUID) -> DiaryEntry:
@@ -37,19 +54,15 @@ async def entry_of(*, session: AsyncSession, participant: Participant, entry_id:
     return row
 
 
-async def get_entry(
-    *, session: AsyncSession, participant: Participant, entry_id: uuid.UUID
-) -> tuple[str, str]:
-    """The current version of one entry (its stored JSON document) and its ETag."""
+async def get_entry(*, session: AsyncSession, participant: Participant, entry_id: uuid.UUID) -> RowMapping:
+    """The current state of one entry."""
     result = await session.execute(
-        select(cast(DiaryEntry.document, Text), DiaryEntry.version).where(
-            col(DiaryEntry.id) == entry_id, col(DiaryEntry.participant_id) == participant.id
-        )
+        _states().where(_ENTRY.c.id == entry_id, _ENTRY.c.participant_id == participant.id)
     )
-    found = result.first()
+    found = result.mappings().first()
     if found is None:
         raise NotFound(f"The participant has no diary entry {entry_id}.")
-    return found[0], f'W/"{entry_id}-v{found[1]}"'
+    return found
 
 
 async def history(
@@ -69,7 +82,7 @@ async def history(
             "changed_by": {"user_id": str(v.changed_by_user_id), "role": v.changed_by_role},
             "changed_at": entries.utc_text(v.changed_at),
             "reason": v.reason,
-            "entry": v.snapshot,
+            "entry": v.audit_record,
         }
         for v in result.scalars()
     ]
@@ -85,12 +98,9 @@ async def list_entries(
     include_voided: bool = False,
     limit: int = 100,
     cursor: str | None = None,
-) -> Page[str]:
-    """Entries newest first (by occurred_at, then id), keyset-paginated; voided ones only on request.
-
-    Each entry comes as its stored JSON document (the answer of its latest write).
-    """
-    query = select(cast(DiaryEntry.document, Text)).where(col(DiaryEntry.participant_id) == participant.id)
+) -> Page[dict[str, Any]]:
+    """Entries newest first (by occurred_at, then id), keyset-paginated; voided ones only on request."""
+    query = _states().where(_ENTRY.c.participant_id == participant.id)
     if kind is not None:
         query = query.where(col(DiaryEntry.kind) == kind)
     if not include_voided:
@@ -100,28 +110,29 @@ async def list_entries(
     if occurred_to is not None:
         query = query.where(col(DiaryEntry.occurred_at) < occurred_to)
     page = await paginate(session, query, keys=NEWEST_FIRST, limit=limit, cursor=cursor)
-    return Page([document for (document,) in page.items], page.next_cursor)
+    return Page([dict(zip(_STATE_NAMES, row, strict=True)) for row in page.items], page.next_cursor)
 
 
 async def changes(
     *, session: AsyncSession, participant: Participant, since: str | None, limit: int = 500
-) -> tuple[list[tuple[str, str]], str, bool]:
+) -> tuple[list[RowMapping], str, bool]:
     """What changed after `since`, in commit order: each entry once, at its latest state (voids as tombstones).
 
-    Returns ([(op, entry document)], the next cursor, whether more changes wait).
+    Returns (the entries' states, the next cursor, whether more changes wait).
     """
     after = feed_position(since)
     result = await session.execute(
-        select(DiaryEntry.change_seq, DiaryEntry.voided, cast(DiaryEntry.document, Text))
-        .where(col(DiaryEntry.participant_id) == participant.id, col(DiaryEntry.change_seq) > after)
-        .order_by(col(DiaryEntry.change_seq))
+        _states()
+        .add_columns(_ENTRY.c.change_seq)
+        .where(_ENTRY.c.participant_id == participant.id, _ENTRY.c.change_seq > after)
+        .order_by(_ENTRY.c.change_seq)
         .limit(limit + 1)
     )
-    rows = result.all()
+    rows = result.mappings().all()
     has_more = len(rows) > limit
     rows = rows[:limit]
-    last = rows[-1][0] if rows else after
-    return [("void" if r[1] else "upsert", r[2]) for r in rows], encode_cursor([last]), has_more
+    last = rows[-1]["change_seq"] if rows else after
+    return list(rows), encode_cursor([last]), has_more
 
 
 def feed_position(since: str | None) -> int:

@@ -13,7 +13,6 @@ from sqlmodel import col, select
 
 from core import clock
 from core.access import Actor
-from core.diary import entries
 from core.diary.rows import bump_sequence, factor_of, protocol_of, set_outcome, version_values
 from core.models.diary import DiaryEntry, DiaryEntryVersion, GlucoseReading
 from core.models.study import Participant
@@ -120,8 +119,8 @@ async def rejudge_near_meal(
         row.version += 1
         row.change_seq = position
         row.updated_at = now
-        row.document = entries.answer(row, factor)
-        session.add(DiaryEntryVersion(**version_values(row, op=REJUDGE, actor=actor, at=now, reason=reason)))
+        record = version_values(row, op=REJUDGE, actor=actor, at=now, reason=reason, mg_dl_per_mmol_l=factor)
+        session.add(DiaryEntryVersion(**record))
     await session.flush()
     return len(changed)
 

@@ -46,12 +46,15 @@ async def bump_sequence(*, session: AsyncSession, participant_id: uuid.UUID, cou
     return int((await session.execute(statement)).scalar_one())
 
 
-def version_values(row: Row, *, op: str, actor: Actor, at: datetime, reason: str | None) -> dict[str, Any]:
+def version_values(
+    row: Row, *, op: str, actor: Actor, at: datetime, reason: str | None, mg_dl_per_mmol_l: float | None
+) -> dict[str, Any]:
+    """The version row of `row` as it stands: its audit record with who, when and why."""
     return {
         "entry_id": row.id,
         "version": row.version,
         "op": op,
-        "snapshot": row.document,
+        "audit_record": entries.audit_record(row, mg_dl_per_mmol_l),
         "changed_by_user_id": actor.user_id,
         "changed_by_role": actor.role.value,
         "changed_at": at,
@@ -68,7 +71,6 @@ def new_row(
     source: SourceApp,
     received_at: datetime,
     change_seq: int,
-    mg_dl_per_mmol_l: float | None,
     body_hash: str | None = None,
 ) -> NewEntry:
     values = entries.timing_values(entry)
@@ -95,10 +97,8 @@ def new_row(
         alert_ids=[],
         body_hash=body_hash or canonical_hash(entry),
         change_seq=change_seq,
-        document={},
         **values,
     )
-    row.document = entries.answer(row, mg_dl_per_mmol_l)
     return row
 
 
@@ -180,14 +180,13 @@ def factor_of(protocol: tuple[ProtocolSettings, int] | None) -> float | None:
 
 
 def set_outcome(row: Row, flags: list[str], alert_ids: list[uuid.UUID]) -> bool:
-    """The rules' flags and alerts on the row and in its answer (nothing else of it changes)."""
+    """The rules' flags and alerts on the row (nothing else of it changes); True when they changed."""
     alerts = list(row.alert_ids)
     alerts.extend(str(a) for a in alert_ids if str(a) not in alerts)
     if list(flags) == list(row.flags) and alerts == list(row.alert_ids):
         return False
     row.flags = list(flags)
     row.alert_ids = alerts
-    row.document = {**row.document, "flags": list(flags), "alerts": list(alerts)}
     return True
 
 

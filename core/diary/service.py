@@ -1,6 +1,7 @@
 """Diary writes: idempotent creates, versioned edits and voids (reads: core/diary/reads.py).
 
-Every write first bumps the participant's feed counter (`diary_sequence`): the bump locks that row until
+Writes answer the entry's current state (core.diary.entries.state), which api/ renders; each version's audit
+record goes to `diary_entry_version`. Every write first bumps the participant's feed counter (`diary_sequence`): the bump locks that row until
 commit, so one participant's writes are serialised and the feed's order is the commit order (no reader can
 see sequence 8 committed and later find a 7 appear). Rules run after each write in the same transaction.
 """
@@ -84,7 +85,7 @@ async def record_entry(
     entry_in: Any,
     source: SourceApp | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Store one entry idempotently: (the entry as answered, True if new). Same id and body again: the stored
+    """Store one entry idempotently: (its current state, True if new). Same id and body again: the stored
     entry; same id, different body: Conflict."""
     run_in = await run_in_for(session=session, actor=actor, participant=participant)
     entry = validate_entry(entry_in, participant=participant, run_in=run_in)
@@ -100,10 +101,12 @@ async def record_entry(
         source=source or SourceApp(),
         received_at=clock.now(),
         change_seq=0,
-        mg_dl_per_mmol_l=factor_of(protocol),
     )
-    first = version_values(row, op="create", actor=actor, at=row.received_at, reason=None)
-    glucose = entries.glucose_values(row, factor_of(protocol)) if row.kind == "glucose" else None
+    factor = factor_of(protocol)
+    first = version_values(
+        row, op="create", actor=actor, at=row.received_at, reason=None, mg_dl_per_mmol_l=factor
+    )
+    glucose = entries.glucose_values(row, factor) if row.kind == "glucose" else None
     if is_postgres(session):
         created = await pg_create.create(session, row_values(row), first, glucose)
         if created is not None:
@@ -115,7 +118,7 @@ async def record_entry(
         if stored is None:  # pragma: no cover - the conflicting row cannot vanish under our lock
             raise Conflict(f"The entry {entry.id} could not be stored; please retry.")
         _same_entry_or_conflict(stored, entry, participant)
-        return dict(stored.document), False
+        return entries.state(stored, factor), False
     if await apply_rules(
         session=session,
         participant=participant,
@@ -126,18 +129,18 @@ async def record_entry(
         await session.execute(
             update(ENTRY_TABLE)
             .where(ENTRY_TABLE.c.id == row.id)
-            .values(flags=row.flags, alert_ids=row.alert_ids, document=row.document)
+            .values(flags=row.flags, alert_ids=row.alert_ids)
         )
-        await session.execute(
+        await session.execute(  # the first version's record completed with the rules' outcome
             update(VERSION_TABLE)
             .where(VERSION_TABLE.c.entry_id == row.id, VERSION_TABLE.c.version == 1)
-            .values(snapshot=row.document)
+            .values(audit_record=entries.audit_record(row, factor))
         )
     if row.kind == "meal":
         await rejudge_near_meal(
             session=session, actor=actor, participant=participant, meal_ids=[row.id], times=[row.occurred_at]
         )
-    return row.document, True
+    return entries.state(row, factor), True
 
 
 async def _create_plain(
@@ -180,7 +183,8 @@ async def _locked_entry(
     return row, seq
 
 
-def _check_version(row: DiaryEntry, *, body_version: Any, if_match: str | None) -> None:
+def _check_version(row: DiaryEntry, *, body_version: Any, if_match: int | None) -> None:
+    """`body_version`: the body's `version`; `if_match`: the version the If-Match header names."""
     if body_version is not None:
         if not isinstance(body_version, int) or isinstance(body_version, bool) or body_version < 1:
             message = f"the version being changed, a whole number >= 1 (got {body_version!r})"
@@ -193,9 +197,9 @@ def _check_version(row: DiaryEntry, *, body_version: Any, if_match: str | None) 
                 "Nothing was changed; read it again and retry.",
                 fields=[FieldProblem("version", f"stale: current version is {row.version}")],
             )
-    if if_match is not None and entries.version_from_etag(if_match) != row.version:
+    if if_match is not None and if_match != row.version:
         raise PreconditionFailed(
-            f"If-Match {if_match} does not match the current {entries.etag(row)}; nothing was changed."
+            f"If-Match names version {if_match}, but the entry is at version {row.version}; nothing was changed."
         )
 
 
@@ -206,9 +210,10 @@ async def edit_entry(
     participant: Participant,
     entry_id: uuid.UUID,
     changes: dict[str, Any],
-    if_match: str | None = None,
-) -> tuple[dict[str, Any], str]:
-    """A new version of the entry with `changes` and a reason; stale versions are refused, nothing changes."""
+    if_match: int | None = None,
+) -> dict[str, Any]:
+    """A new version of the entry with `changes` and a reason (its state answered); a stale version (the body's
+    `version`, or `if_match`: the version an If-Match names) is refused and nothing changes."""
     changes = dict(changes)
     body_version = changes.pop("version", None)
     reason = _reason(changes.pop("reason", None))
@@ -238,7 +243,8 @@ async def edit_entry(
     if all(getattr(row, name) == value for name, value in values.items()):
         message = "the change leaves the entry as it is"
         raise InvalidInput(f"Nothing to change: {message}.", fields=[FieldProblem("body", message)])
-    previous = dict(row.document)
+    protocol = await protocol_of(session=session, participant=participant, kind=row.kind)
+    previous = entries.audit_record(row, factor_of(protocol))
     moved_from = row.occurred_at
     now = clock.now()
     for name, value in values.items():
@@ -254,12 +260,13 @@ async def edit_entry(
         row=row,
         seq=seq,
         previous=previous,
+        protocol=protocol,
         at=now,
         op="edit",
         reason=reason,
         meal_times=[moved_from, row.occurred_at] if row.occurred_at != moved_from else [],
     )
-    return dict(row.document), entries.etag(row)
+    return entries.state(row, factor_of(protocol))
 
 
 async def _new_version(
@@ -270,6 +277,7 @@ async def _new_version(
     row: DiaryEntry,
     seq: int,
     previous: dict[str, Any],
+    protocol: tuple[ProtocolSettings, int] | None,
     at: datetime,
     op: str,
     reason: str,
@@ -281,14 +289,13 @@ async def _new_version(
     row.version += 1
     row.change_seq = seq
     row.updated_at = at
-    protocol = await protocol_of(session=session, participant=participant, kind=row.kind)
     factor = factor_of(protocol)
-    row.document = entries.answer(row, factor)
     await session.flush()
     if row.kind == "glucose":
         await _sync_glucose(session, row, factor)
     await apply_rules(session=session, participant=participant, row=row, previous=previous, protocol=protocol)
-    session.add(DiaryEntryVersion(**version_values(row, op=op, actor=actor, at=at, reason=reason)))
+    record = version_values(row, op=op, actor=actor, at=at, reason=reason, mg_dl_per_mmol_l=factor)
+    session.add(DiaryEntryVersion(**record))
     await session.flush()
     if row.kind == "meal" and meal_times:
         await rejudge_near_meal(
@@ -309,13 +316,15 @@ async def void_entry(
     participant: Participant,
     entry_id: uuid.UUID,
     reason: Any,
-    if_match: str | None = None,
+    if_match: int | None = None,
 ) -> dict[str, Any]:
-    """Void (the diary's delete): a new version marked void with the reason; it stays in the history."""
+    """Void (the diary's delete): a new version marked void with the reason; it stays in the history. Answers
+    the entry's state; `if_match` as for edit_entry."""
     why = _reason(reason)
     row, seq = await _locked_entry(session=session, participant=participant, entry_id=entry_id)
     _check_version(row, body_version=None, if_match=if_match)
-    previous = dict(row.document)
+    protocol = await protocol_of(session=session, participant=participant, kind=row.kind)
+    previous = entries.audit_record(row, factor_of(protocol))
     now = clock.now()
     row.voided = True
     row.void_reason = why
@@ -326,9 +335,10 @@ async def void_entry(
         row=row,
         seq=seq,
         previous=previous,
+        protocol=protocol,
         at=now,
         op="void",
         reason=why,
         meal_times=[row.occurred_at],
     )
-    return dict(row.document)
+    return entries.state(row, factor_of(protocol))

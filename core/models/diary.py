@@ -19,8 +19,8 @@ from core.models.people import Role
 class DiaryEntry(SQLModel, table=True):
     """One diary record as it stands now; `data` holds the kind's own fields under the names of API.md.
 
-    The row is the current version only: every version (the first included) is also kept, whole, in
-    `diary_entry_version`. `change_seq` is the participant's feed position of the latest write to it.
+    The row is the current version only: every version (the first included) is also kept, whole, as its audit
+    record in `diary_entry_version`. `change_seq` is the participant's feed position of the latest write to it.
     """
 
     __tablename__ = "diary_entry"
@@ -56,9 +56,6 @@ class DiaryEntry(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
     body_hash: str = Field(sa_type=String(64))
     change_seq: int = Field(sa_type=BigInteger)
-    # The entry exactly as answered (core.diary.entries.answer), rewritten by every write: lists, the changes
-    # feed and single reads send it as stored, without rebuilding 100 answers per page.
-    document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
 
 
 class GlucoseReading(SQLModel, table=True):
@@ -100,7 +97,9 @@ class DiaryEntryVersion(SQLModel, table=True):
     entry_id: uuid.UUID = Field(primary_key=True, foreign_key="diary_entry.id")
     version: int = Field(primary_key=True)
     op: VersionOp = enum_column(VersionOp, "op", length=8)
-    snapshot: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
+    # the entry whole as it stood at this version (core.diary.entries.audit_record): the record of what was
+    # committed, in the shape it was stored in; answers are rendered by api/ from the current row instead
+    audit_record: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
     changed_by_user_id: uuid.UUID = Field(foreign_key="user_account.id")
     changed_by_role: Role = enum_column(Role, "changed_by_role", length=20)
     changed_at: datetime = utc_column()

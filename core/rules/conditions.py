@@ -129,6 +129,7 @@ _NOT_JUDGED = frozenset(
         "source_app",
         "source_app_version",
         "late",
+        "run_in",
         "voided",
         "void_reason",
         "flags",

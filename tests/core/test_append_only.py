@@ -41,10 +41,10 @@ async def _allowed(session: AsyncSession, statement: str, **params: object) -> i
 
 async def _entry(session: AsyncSession, participant: Participant, **data: Any) -> uuid.UUID:
     user = await f.participant_user(session, participant)
-    document, _ = await diary_service.record_entry(
+    state, _ = await diary_service.record_entry(
         session=session, actor=Actor.of(user), participant=participant, entry_in=f.entry_body(**data)
     )
-    return uuid.UUID(document["id"])
+    return state["id"]
 
 
 async def _audited(session: AsyncSession, participant: Participant) -> None:
@@ -97,8 +97,8 @@ async def test_the_audit_trail_and_version_attribution_are_never_rewritten(sessi
             id=entry,
         )
         assert "append-only" in message
-    # the create version's snapshot may be completed (the rules' flags, in the same request)
+    # the create version's audit record may be completed (the rules' flags, in the same request)
     updated = await _allowed(
-        session, "UPDATE diary_entry_version SET snapshot = snapshot WHERE entry_id = :id", id=entry
+        session, "UPDATE diary_entry_version SET audit_record = audit_record WHERE entry_id = :id", id=entry
     )
     assert updated == 1

@@ -25,7 +25,7 @@ from tests.urls import API
 
 QUERIES = {
     "entries": "SELECT id, participant_id, kind, occurred_at FROM diary_entry",
-    "versions": "SELECT entry_id, version, op, snapshot, reason FROM diary_entry_version",
+    "versions": "SELECT entry_id, version, op, audit_record, reason FROM diary_entry_version",
     "audit events": "SELECT id, action, subject_type, subject_id, after FROM audit_event",
 }
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from core.diary import localtime
-from core.diary.entries import parse_source_app
 from core.diary.units import to_mg_dl
 
 
@@ -39,10 +38,3 @@ def test_canonical_mg_dl() -> None:
     assert to_mg_dl(5.8, "mmol/L", 18.016) == 104.493  # 5.8 x 18.016
     assert to_mg_dl(3.0, "mmol/L", 18.016) == 54.048
     assert to_mg_dl(97, "mg/dL", 18.016) == 97.0
-
-
-def test_source_app_from_a_user_agent_style_header() -> None:
-    app = parse_source_app("GlucodiaryApp/2.3.1 (iPhone; iOS 17.2)")
-    assert (app.name, app.version) == ("GlucodiaryApp", "2.3.1")
-    assert parse_source_app(None).name is None
-    assert parse_source_app("curl").version is None

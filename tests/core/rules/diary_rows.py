@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
-from core.diary.entries import glucose_values
+from core.diary.entries import audit_record, glucose_values
 from core.diary.localtime import local_date, offset_minutes
 from core.models.alerts import Alert
 from core.models.diary import DiaryEntry, GlucoseReading
@@ -71,16 +71,8 @@ async def change(
     note: str | None = None,
     **data: Any,
 ) -> rules_service.RuleOutcome:
-    """An edit (new field values) or a void of `row`, evaluated with the previous version's snapshot."""
-    # the diary's snapshot shape: the kind's fields at the top level, beside the common ones
-    previous = {
-        **row.data,
-        "id": str(row.id),
-        "occurred_at": row.occurred_at.isoformat().replace("+00:00", "Z"),
-        "note": row.note,
-        "version": row.version,
-        "flags": list(row.flags),
-    }
+    """An edit (new field values) or a void of `row`, evaluated with the previous version's audit record."""
+    previous = audit_record(row, 18.016)
     row.version += 1
     row.change_seq = next(_seq)
     if note is not None:
