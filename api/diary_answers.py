@@ -8,6 +8,7 @@ checks every answer against /openapi.json (tests/answers.py).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -70,6 +71,13 @@ def _adapter(schema: type) -> TypeAdapter[Any]:
     return adapter
 
 
+def _text(value: Any) -> str:
+    """What orjson does not know: asyncpg's own UUID type (a uuid.UUID subclass) in rows read from PostgreSQL."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def respond(
     content: Any,
     schema: Any = None,
@@ -81,7 +89,7 @@ def respond(
     given). Not validated again here: tests/answers.py holds every answer of the test suite to /openapi.json, and
     validating at run time would cost a page of 100 entries about 0.7 ms more (bench/devapp.py's
     `answer_validation` measures it on the list and the changes feed; README, Performance)."""
-    body = orjson.dumps(content, option=orjson.OPT_UTC_Z)
+    body = orjson.dumps(content, default=_text, option=orjson.OPT_UTC_Z)
     return Response(body, status_code=status_code, media_type="application/json", headers=headers)
 
 
