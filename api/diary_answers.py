@@ -14,15 +14,12 @@ from typing import Any
 
 import orjson
 from fastapi import Response
-from pydantic import TypeAdapter
 
 from api.headers import etag
 from api.schemas.diary import BatchPublic, ChangesPublic, EntryPage, EntryPublic, HistoryPage
 
 # an entry's current state by column name: core.diary.entries.state, or a row core.diary.reads selected
 State = Mapping[Any, Any]
-ENTRY: TypeAdapter[Any] = TypeAdapter(EntryPublic)
-_ADAPTERS: dict[type, TypeAdapter[Any]] = {}
 
 
 def entry(state: State) -> dict[str, Any]:
@@ -64,13 +61,6 @@ def entry_etag(state: State) -> str:
     return etag(state["id"], state["version"])
 
 
-def _adapter(schema: type) -> TypeAdapter[Any]:
-    adapter = _ADAPTERS.get(schema)
-    if adapter is None:
-        adapter = _ADAPTERS[schema] = TypeAdapter(schema)
-    return adapter
-
-
 def _text(value: Any) -> str:
     """What orjson does not know: asyncpg's own UUID type (a uuid.UUID subclass) in rows read from PostgreSQL."""
     if isinstance(value, uuid.UUID):
@@ -80,29 +70,15 @@ def _text(value: Any) -> str:
 
 def respond(
     content: Any,
-    schema: Any = None,
+    schema: Any = EntryPublic,
     *,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """`content` (rendered from core's states) as JSON; `schema` names what it must match (one entry when none is
-    given). Not validated again here: tests/answers.py holds every answer of the test suite to /openapi.json, and
+    """`content` (rendered from core's states) as JSON; `schema` names what it must match. Not validated again here: tests/answers.py holds every answer of the test suite to /openapi.json, and
     validating at run time would cost a page of 100 entries about 0.7 ms more (bench/devapp.py's
-    `answer_validation` measures it on the list and the changes feed; README, Performance)."""
+    `unvalidated_answers` switch measures it on the list and the changes feed; README, Performance)."""
     body = orjson.dumps(content, default=_text, option=orjson.OPT_UTC_Z)
-    return Response(body, status_code=status_code, media_type="application/json", headers=headers)
-
-
-def validated(
-    content: Any,
-    schema: Any = None,
-    *,
-    status_code: int = 200,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """`respond` with `content` validated by `schema` and serialised by pydantic (what the device saves)."""
-    adapter = ENTRY if schema is None else _adapter(schema)
-    body = adapter.dump_json(adapter.validate_python(content))
     return Response(body, status_code=status_code, media_type="application/json", headers=headers)
 
 

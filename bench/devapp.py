@@ -17,7 +17,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 
 def _swap(module: ModuleType, name: str, new: Any) -> None:
@@ -36,9 +36,27 @@ def _without_token_cache(app: FastAPI) -> None:
 def _without_unvalidated_answers(app: FastAPI) -> None:
     """Every diary answer validated by its schema and serialised by pydantic at run time, instead of rendered
     and sent by orjson (the tests hold those to the schemas instead): the cost the fast path avoids."""
-    from api import diary_answers
+    from pydantic import TypeAdapter
 
-    _swap(diary_answers, "respond", diary_answers.validated)
+    from api import diary_answers
+    from api.schemas.diary import EntryPublic
+
+    adapters: dict[Any, TypeAdapter[Any]] = {}
+
+    def validated(
+        content: Any,
+        schema: Any = EntryPublic,
+        *,
+        status_code: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        if schema not in adapters:
+            adapters[schema] = TypeAdapter(schema)
+        adapter = adapters[schema]
+        body = adapter.dump_json(adapter.validate_python(content))
+        return Response(body, status_code=status_code, media_type="application/json", headers=headers)
+
+    _swap(diary_answers, "respond", validated)
 
 
 def _without_rules(app: FastAPI) -> None:
