@@ -131,9 +131,7 @@ async def test_visit_labs_and_episode_levels_are_coded_observations(
         "glucose_fasting_mg_dl": 100,
     }
     for month, body in ((1, m1), (2, {"completed_on": "2026-03-12", "hba1c_percent": 6.5})):
-        done = await client.post(
-            f"/api/v1/visits/{visits[month].id}/complete", json=body, headers=coordinator
-        )
+        done = await client.post(f"{API}/visits/{visits[month].id}/complete", json=body, headers=coordinator)
         assert done.status_code == 200, done.text
     # M3 stays planned: nothing of it is exported. A severe event (an adult helped by another person) and a
     # 50 mg/dL reading: a level 3 and a level 2 episode
@@ -146,7 +144,7 @@ async def test_visit_labs_and_episode_levels_are_coded_observations(
     )
     assert batch.status_code == 200, batch.text
 
-    answer = await client.get(f"/api/v1/participants/{participant.id}/export/fhir", headers=coordinator)
+    answer = await client.get(f"{API}/participants/{participant.id}/export/fhir", headers=coordinator)
     assert answer.status_code == 200, answer.text
     by_id = validated(answer.json())
     labs = [

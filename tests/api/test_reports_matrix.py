@@ -22,6 +22,7 @@ from core.visits import service as visit_service
 from tests import factories as f
 from tests.api.reports_cohort import Cohort, build_cohort
 from tests.factories import entries_path, entry_body
+from tests.urls import API
 
 REPORTS = ("hypoglycemia", "glycemic-control", "insulin", "visits", "completeness", "exercise")
 # the columns of each report that the enriched cohort fills for at least one row (beyond the participant keys)
@@ -83,7 +84,7 @@ async def enriched(client: httpx.AsyncClient, session: AsyncSession) -> Cohort:
         v for v in await visit_service.visits_of(session=session, participant_id=cohort.p1.id) if v.month == 1
     )
     done = await client.post(
-        f"/api/v1/visits/{m1.id}/complete",
+        f"{API}/visits/{m1.id}/complete",
         json={
             "completed_on": "2026-02-13",
             "hba1c_percent": 7.2,
@@ -102,7 +103,7 @@ async def get(
     client: httpx.AsyncClient, cohort: Cohort, report: str, who: str, **params: str
 ) -> httpx.Response:
     return await client.get(
-        f"/api/v1/studies/{cohort.study.id}/reports/{report}",
+        f"{API}/studies/{cohort.study.id}/reports/{report}",
         params=params,
         headers=f.auth_headers(cohort.users[who]),
     )
@@ -110,7 +111,7 @@ async def get(
 
 async def dictionary_types(client: httpx.AsyncClient, cohort: Cohort, who: str) -> dict[str, dict[str, str]]:
     answer = await client.get(
-        f"/api/v1/studies/{cohort.study.id}/reports/dictionary", headers=f.auth_headers(cohort.users[who])
+        f"{API}/studies/{cohort.study.id}/reports/dictionary", headers=f.auth_headers(cohort.users[who])
     )
     assert answer.status_code == 200, answer.text
     types: dict[str, dict[str, str]] = {}
@@ -204,7 +205,7 @@ async def test_blinding_and_scope_of_every_report_for_every_role(
             assert (await get(client, cohort, report, who, format=fmt)).status_code == 403
         other = await f.create_study(session)
         outsider = await f.create_staff(session, other, Role.statistician, site_codes=None)
-        path = f"/api/v1/studies/{cohort.study.id}/reports/{report}"
+        path = f"{API}/studies/{cohort.study.id}/reports/{report}"
         assert (
             await client.get(path, params={"format": fmt}, headers=f.auth_headers(outsider))
         ).status_code == 404
@@ -215,7 +216,7 @@ async def test_dictionary_episodes_and_export_name_no_arm_for_blinded_roles(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     cohort = await enriched(client, session)
-    base = f"/api/v1/studies/{cohort.study.id}/reports/dictionary"
+    base = f"{API}/studies/{cohort.study.id}/reports/dictionary"
     for who, sees_arm in (
         ("statistician", True),
         ("admin", True),
@@ -236,8 +237,8 @@ async def test_dictionary_episodes_and_export_name_no_arm_for_blinded_roles(
         ("clinician_s2", cohort.p3),
     ):
         headers = f.auth_headers(cohort.users[who])
-        episodes = await client.get(f"/api/v1/participants/{participant.id}/episodes", headers=headers)
-        exported = await client.get(f"/api/v1/participants/{participant.id}/export/fhir", headers=headers)
+        episodes = await client.get(f"{API}/participants/{participant.id}/episodes", headers=headers)
+        exported = await client.get(f"{API}/participants/{participant.id}/export/fhir", headers=headers)
         assert episodes.status_code == exported.status_code == 200
         assert arm_keys(episodes.json()) == set() and arm_keys(exported.json()) == set()
         assert "Arm A" not in exported.text
