@@ -6,7 +6,7 @@ WITHOUT below) by bench code only: production settings know nothing of them. Eac
 running process, never a file; a patched name that no longer exists stops the server with a clear error
 (the code moved on: the bench must follow).
 
-    BENCH_WITHOUT=token_cache python -m bench.devapp --port 8000      (as `glucodiary serve`, one worker)
+    BENCH_WITHOUT=unvalidated_answers python -m bench.devapp --port 8000      (as `glucodiary serve`, one worker)
 """
 
 from __future__ import annotations
@@ -24,13 +24,6 @@ def _swap(module: ModuleType, name: str, new: Any) -> None:
     if not hasattr(module, name):
         raise RuntimeError(f"bench.devapp: {module.__name__}.{name} no longer exists; update bench/devapp.py")
     setattr(module, name, new)
-
-
-def _without_token_cache(app: FastAPI) -> None:
-    """Every request verifies its token's signature and claims again (core/security.py's cache bypassed)."""
-    from core import security
-
-    _swap(security, "_verified_token", security._verified_token.__wrapped__)
 
 
 def _without_unvalidated_answers(app: FastAPI) -> None:
@@ -77,7 +70,6 @@ def _without_rules(app: FastAPI) -> None:
 
 
 WITHOUT: dict[str, Callable[[FastAPI], None]] = {
-    "token_cache": _without_token_cache,
     "unvalidated_answers": _without_unvalidated_answers,
     "rules": _without_rules,
 }

@@ -37,7 +37,6 @@ def without(name: str) -> ServerSpec:
 # (the scenario compared with, the device switched off, the new scenario's name, what it measures)
 VARIANTS = (
     ("diary_post", "rules", "diary_post_norules", "diary_post with the protocol rules off (their cost)"),
-    ("diary_post", "token_cache", "diary_post_no_token_cache", "diary_post verifying every token again"),
     (
         "diary_list",
         "unvalidated_answers",

@@ -59,7 +59,6 @@ class Checks:
 
 # (device, scenario with it, scenario without it): measured with wrk in the same invocation (bench/devapp.py)
 DEVICES = (
-    ("verified-token cache (core/security.py)", "diary_post", "diary_post_no_token_cache"),
     ("answers sent unvalidated (api/diary_answers.py): list", "diary_list", "diary_list_validated"),
     ("answers sent unvalidated (api/diary_answers.py): changes", "diary_changes", "diary_changes_validated"),
     ("the protocol rules themselves (not a device: their cost)", "diary_post", "diary_post_norules"),

@@ -77,7 +77,6 @@ async def verify_password_or_dummy(password: str, password_hash: str | None) -> 
 ALGORITHM = "HS256"
 ACCESS_TYPE = "access"
 _REQUIRED_CLAIMS = ("sub", "exp", "iat", "aud", "iss", "jti", "typ", "ver")
-VERIFIED_TOKENS_CACHED = 4096  # token strings whose signature was checked (a few MiB at most)
 
 
 @dataclass(frozen=True)
@@ -110,8 +109,9 @@ def issue_access_token(*, user_id: uuid.UUID, token_version: int) -> tuple[str, 
 def decode_access_token(token: str) -> AccessClaims:
     """Verify an access token; any defect is NotAuthenticated (a 401), never an unexpected error.
 
-    The signature and shape are verified once per token string (a phone sends the same token for up to its
-    lifetime); the times are checked against core.clock on every call.
+    The header, signature and claims are verified on every call (about 30 us, under 2 % of a diary POST: a
+    cache of verified tokens measured -5 % to +31 % on the POST between two quiet `make bench` runs, never
+    clearly above issue 9's 10 %, so it went); the times are checked against core.clock.
     """
     settings = get_settings()
     refused = NotAuthenticated("The access token is missing, invalid or expired; sign in again.")
@@ -140,14 +140,12 @@ class _Refused(Exception):
     pass
 
 
-@lru_cache(maxsize=VERIFIED_TOKENS_CACHED)
 def _verified_token(
     token: str, secret: str, audience: str, issuer: str
 ) -> tuple[float, float, uuid.UUID, int, str]:
     """(iat, exp, user id, token version, jti) of a token whose header, signature and claims are sound.
 
-    Only successes are remembered (a refusal raises, and lru_cache keeps no exceptions); the key includes the
-    secret, audience and issuer, so a changed setting never reuses an old verdict.
+    Any defect raises _Refused.
     """
     try:
         header = jwt.get_unverified_header(token)

@@ -30,8 +30,6 @@ from tests.factories import (
 )
 from tests.urls import API
 
-API = f"{API}"
-
 
 async def planned(session: AsyncSession, **overrides: Any) -> dict[str, Any]:
     """A study, a participant (day 0 = 12 January 2026, Ljubljana) with visits planned, and its staff."""
