@@ -108,8 +108,10 @@ def sign_in(page: Any, server: Server, login: demo.DemoLogin) -> None:
     page.goto(f"{server.url}/clinic/sign-in")
     page.get_by_label("E-mail").fill(login.email)
     page.get_by_label("Password").fill(login.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    # the form's POST navigates whatever it answers (the inbox, or the sign-in page again with its refusal):
+    # wait for that navigation, not for the load state of the page being left
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
 
 
 def canvas_pixels(page: Any, selector: str, colours: list[tuple[int, int, int]]) -> list[int]:
