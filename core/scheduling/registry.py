@@ -66,6 +66,12 @@ JOBS: dict[str, Job] = {
             adherence_jobs.flag_silent,
             "no diary entries for the protocol's number of days: an operational message to the coordinators",
         ),
+        _job(
+            "episodes.refresh",
+            _cron("every 10 minutes", minute="4-59/10"),
+            episode_jobs.refresh,
+            "the hypoglycemia episodes of every participant who logged since, detected ahead of the reports",
+        ),
         # weekly: the week it summarises has ended in every time zone by Monday 12:00 UTC
         _job(
             "episodes.weekly_summary",

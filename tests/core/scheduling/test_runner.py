@@ -28,6 +28,7 @@ def test_jobs_are_named_domain_action_and_registered_once() -> None:
         "diary.remind_fasting",
         "diary.flag_silent",
         "episodes.weekly_summary",
+        "episodes.refresh",
         "endpoints.snapshot",
     }
     assert all(name.count(".") == 1 and job.name == name for name, job in JOBS.items())
