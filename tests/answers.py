@@ -67,14 +67,14 @@ class Contract:
             return
 
 
-_CONTRACTS: dict[int, Contract] = {}
+_CONTRACT: list[Contract] = []  # built once per process: every test app serves the same document
 
 
 def contract_of(app: FastAPI) -> Contract:
-    """The app's contract; the document is built once per process (every test app serves the same one)."""
-    if not _CONTRACTS:
-        _CONTRACTS[0] = Contract(app.openapi())
-    return _CONTRACTS[0]
+    """The app's contract (from the first app asked about: the document does not change between tests)."""
+    if not _CONTRACT:
+        _CONTRACT.append(Contract(app.openapi()))
+    return _CONTRACT[0]
 
 
 def hook(app: FastAPI) -> Any:

@@ -182,7 +182,7 @@ def glucose_values(row: Row, mg_dl_per_mmol_l: float | None) -> dict[str, Any]:
         "local_date": row.local_date,
         "value": data["value"],
         "unit": data["unit"],
-        "value_mg_dl": to_mg_dl(data["value"], data["unit"], _factor(row, mg_dl_per_mmol_l)),
+        "value_mg_dl": value_mg_dl(row, mg_dl_per_mmol_l),
         "context": data["context"],
         "minutes_after_meal": data.get("minutes_after_meal"),
         "meal_id": uuid.UUID(data["meal_id"]) if data.get("meal_id") else None,
